@@ -1,0 +1,99 @@
+# Huduma appliance - every entry point: build, run, test, bench, fmt.
+#
+#   make run     install missing Debian packages, build, bring up a demo register
+#   make test    install missing packages, build with ASan+UBSan, run every test
+#   make bench   release build, benchmarks against named peers (docs/BENCHMARKS.md)
+#   make fuzz    build the libFuzzer targets (clang)
+#   make fmt     clang-format every C file
+#
+# Builds go to build/<variant>/: rel (-O2), san (ASan+UBSan, what tests run),
+# fuzz (clang, libFuzzer).  Each source folder becomes one static library; the
+# programs are appliance/main_<name>.c.
+
+VARIANT ?= rel
+B := build/$(VARIANT)
+
+ifeq ($(VARIANT),fuzz)
+CC := clang
+OPT := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+else ifeq ($(VARIANT),san)
+CC ?= gcc
+OPT := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+else
+CC ?= gcc
+OPT := -O2 -g
+endif
+
+CFLAGS := -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -I. $(OPT) $(EXTRA_CFLAGS)
+LDFLAGS := $(filter -fsanitize=%,$(OPT))
+LDLIBS := -lrocksdb -ljansson -lcrypto -lpthread -lm
+
+KEYS_SRC := $(wildcard keys/*.c)
+STORAGE_SRC := $(wildcard storage/*.c)
+APPLIANCE_SRC := $(filter-out appliance/main_%.c,$(wildcard appliance/*.c))
+MAINS := $(patsubst appliance/main_%.c,$(B)/bin/%,$(wildcard appliance/main_*.c))
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))
+FUZZERS := $(patsubst tests/fuzz/%.c,build/fuzz/bin/%,$(wildcard tests/fuzz/fuzz_*.c))
+
+LIBS := $(B)/libappliance.a $(B)/libstorage.a $(B)/libkeys.a
+HEADERS := $(wildcard */*.h)
+
+.PHONY: all deps build run test unit bench fuzz fmt clean
+all: build
+
+deps:
+	@sh scripts/deps.sh
+
+build: $(MAINS)
+
+$(B)/%.o: %.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(B)/libkeys.a: $(KEYS_SRC:%.c=$(B)/%.o)
+$(B)/libstorage.a: $(STORAGE_SRC:%.c=$(B)/%.o)
+$(B)/libappliance.a: $(APPLIANCE_SRC:%.c=$(B)/%.o)
+$(B)/lib%.a:
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(B)/bin/%: $(B)/appliance/main_%.o $(LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIBS) $(LDLIBS)
+
+$(B)/tests/%: $(B)/tests/unit/%.o $(LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIBS) $(LDLIBS) -lcmocka
+
+unit: $(UNIT_TESTS) $(MAINS)
+
+build/fuzz/bin/%: build/fuzz/tests/fuzz/%.o build/fuzz/libappliance.a build/fuzz/libstorage.a build/fuzz/libkeys.a
+	@mkdir -p $(dir $@)
+	clang -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS)
+
+ifeq ($(VARIANT),fuzz)
+fuzz: $(FUZZERS)
+else
+fuzz:
+	@$(MAKE) --no-print-directory VARIANT=fuzz fuzz
+endif
+
+run: deps
+	@$(MAKE) --no-print-directory VARIANT=rel build
+	@sh scripts/run-demo.sh
+
+test: deps
+	@$(MAKE) --no-print-directory VARIANT=san unit
+	@$(MAKE) --no-print-directory VARIANT=rel build
+	@$(MAKE) --no-print-directory fuzz
+	@sh tests/run.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory VARIANT=rel build
+	@sh tests/bench/run.sh
+
+fmt:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build

@@ -1,0 +1,416 @@
+/*
+ * appliance/main_huduma.c - `huduma`, the operator's and registrar's
+ * command-line tool over the register (docs/cli.md).
+ *
+ * Each subcommand is one function: parse its arguments, open the register,
+ * make one call into appliance/register.h, print the answer as JSON on
+ * stdout, or the refusal on stderr with an exit code that says its kind.
+ * JSON memory is wiped when freed, since records pass through it.
+ */
+#include "cli.h"
+#include "synth.h"
+
+#include <malloc.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+struct command {
+    const char *name;
+    int (*run)(struct reg *r, const struct cli_args *a);
+    bool needs_register;
+    const char *usage;
+    const char *help;
+    const char *const *flags;
+};
+
+static const char *register_dir(const struct cli_args *a)
+{
+    const char *d = cli_opt(a, "dir");
+    if (!d)
+        d = getenv("HUDUMA_DIR");
+    return d ? d : "/var/lib/huduma";
+}
+
+/* ---- subcommands ---------------------------------------------------------------- */
+
+static int cmd_enrol_or_birth(struct reg *r, const struct cli_args *a, bool birth)
+{
+    json_t *rec = cli_read_json(a->npos ? a->pos[0] : "-");
+    if (!rec)
+        return EXIT_INVALID;
+    struct enrol_answer ans;
+    struct reg_result res = {0};
+    int rc = birth ? reg_birth(r, rec, &ans, &res) : reg_enrol(r, rec, &ans, &res);
+    json_decref(rec);
+    if (rc != REG_OK)
+        return cli_report(&res);
+    cli_print_json(cli_answer_json(&ans));
+    return EXIT_OKAY;
+}
+
+static int cmd_enrol(struct reg *r, const struct cli_args *a)
+{
+    return cmd_enrol_or_birth(r, a, false);
+}
+
+static int cmd_birth(struct reg *r, const struct cli_args *a)
+{
+    return cmd_enrol_or_birth(r, a, true);
+}
+
+static int need_hn(const struct cli_args *a)
+{
+    if (a->npos >= 1)
+        return 0;
+    fprintf(stderr, "huduma: a Huduma Number is required\n");
+    return -1;
+}
+
+static int cmd_show(struct reg *r, const struct cli_args *a)
+{
+    if (need_hn(a))
+        return EXIT_USAGE;
+    struct person p;
+    struct reg_result res = {0};
+    json_t *docs = NULL;
+    if (reg_get(r, a->pos[0], &p, &res) != REG_OK ||
+        reg_documents(r, a->pos[0], &docs, &res) != REG_OK)
+        return cli_report(&res);
+    json_t *out = person_to_json(&p);
+    json_object_set_new(out, "documents_issued", docs);
+    cli_print_json(out);
+    explicit_bzero(&p, sizeof p);
+    return EXIT_OKAY;
+}
+
+static struct change_note note_from(const struct cli_args *a)
+{
+    return (struct change_note){.reason = cli_opt(a, "reason"),
+                                .officer = cli_opt(a, "officer"),
+                                .evidence = cli_opt(a, "evidence")};
+}
+
+static int cmd_correct(struct reg *r, const struct cli_args *a)
+{
+    if (need_hn(a))
+        return EXIT_USAGE;
+    json_t *changes = cli_read_json(a->npos > 1 ? a->pos[1] : "-");
+    if (!changes)
+        return EXIT_INVALID;
+    struct change_note note = note_from(a);
+    struct reg_result res = {0};
+    uint32_t version = 0;
+    int rc = reg_correct(r, a->pos[0], changes, &note, &version, &res);
+    json_decref(changes);
+    if (rc != REG_OK)
+        return cli_report(&res);
+    cli_print_json(json_pack("{s:s, s:i}", "huduma_number", a->pos[0], "version", version));
+    return EXIT_OKAY;
+}
+
+static int print_version(void *ctx, const struct person *p, const json_t *change)
+{
+    (void)ctx;
+    json_t *line = json_pack("{s:i, s:O, s:o}", "version", p->version, "change", change,
+                             "record", person_to_json(p));
+    json_dumpf(line, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    fputc('\n', stdout);
+    json_decref(line);
+    return 0;
+}
+
+static int cmd_history(struct reg *r, const struct cli_args *a)
+{
+    if (need_hn(a))
+        return EXIT_USAGE;
+    struct reg_result res = {0};
+    if (reg_history(r, a->pos[0], print_version, NULL, &res) != REG_OK)
+        return cli_report(&res);
+    return EXIT_OKAY;
+}
+
+static int cmd_death(struct reg *r, const struct cli_args *a)
+{
+    if (need_hn(a))
+        return EXIT_USAGE;
+    struct change_note note = note_from(a);
+    if (!note.reason)
+        note.reason = "death registration";
+    struct reg_result res = {0};
+    if (reg_death(r, a->pos[0], cli_opt(a, "date"), cli_opt(a, "certificate"), &note, &res) !=
+        REG_OK)
+        return cli_report(&res);
+    cli_print_json(json_pack("{s:s, s:s}", "huduma_number", a->pos[0], "status", "deceased"));
+    return EXIT_OKAY;
+}
+
+static int cmd_document(struct reg *r, const struct cli_args *a)
+{
+    if (need_hn(a))
+        return EXIT_USAGE;
+    json_t *doc = cli_read_json(a->npos > 1 ? a->pos[1] : "-");
+    if (!doc)
+        return EXIT_INVALID;
+    struct reg_result res = {0};
+    int rc = reg_issue_document(r, a->pos[0], doc, cli_opt(a, "officer"), &res);
+    json_decref(doc);
+    if (rc != REG_OK)
+        return cli_report(&res);
+    cli_print_json(json_pack("{s:s, s:s}", "huduma_number", a->pos[0], "result", "recorded"));
+    return EXIT_OKAY;
+}
+
+static int cmd_lookup(struct reg *r, const struct cli_args *a)
+{
+    if (a->npos < 1) {
+        fprintf(stderr, "huduma: a document number is required\n");
+        return EXIT_USAGE;
+    }
+    char hn[HN_LEN + 1];
+    struct reg_result res = {0};
+    if (reg_lookup_document(r, cli_opt(a, "type"), a->pos[0], hn, &res) != REG_OK)
+        return cli_report(&res);
+    cli_print_json(json_pack("{s:s}", "huduma_number", hn));
+    return EXIT_OKAY;
+}
+
+static int print_due(void *ctx, const char *hn, const char *due)
+{
+    (void)ctx;
+    printf("{\"huduma_number\":\"%s\",\"due\":\"%s\"}\n", hn, due);
+    return 0;
+}
+
+static int cmd_due(struct reg *r, const struct cli_args *a)
+{
+    struct reg_result res = {0};
+    if (reg_due_biometrics(r, cli_opt(a, "as-of"), print_due, NULL, &res) != REG_OK)
+        return cli_report(&res);
+    return EXIT_OKAY;
+}
+
+static int print_pending(void *ctx, const struct enrol_answer *p)
+{
+    (void)ctx;
+    json_t *o = cli_answer_json(p);
+    json_dumpf(o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    fputc('\n', stdout);
+    json_decref(o);
+    return 0;
+}
+
+static int cmd_pending(struct reg *r, const struct cli_args *a)
+{
+    (void)a;
+    struct reg_result res = {0};
+    if (reg_pending(r, print_pending, NULL, &res) != REG_OK)
+        return cli_report(&res);
+    return EXIT_OKAY;
+}
+
+static int cmd_adjudicate(struct reg *r, const struct cli_args *a)
+{
+    const char *same = cli_opt(a, "same-as");
+    if (a->npos < 1 || (!same == !cli_flag(a, "different"))) {
+        fprintf(stderr, "huduma: give an enrolment id and one of --same-as HN or --different\n");
+        return EXIT_USAGE;
+    }
+    struct change_note note = note_from(a);
+    struct enrol_answer ans;
+    struct reg_result res = {0};
+    if (reg_adjudicate(r, a->pos[0], same, &note, &ans, &res) != REG_OK)
+        return cli_report(&res);
+    cli_print_json(cli_answer_json(&ans));
+    return EXIT_OKAY;
+}
+
+static int cmd_status(struct reg *r, const struct cli_args *a)
+{
+    if (a->npos < 1) {
+        fprintf(stderr, "huduma: an enrolment id is required\n");
+        return EXIT_USAGE;
+    }
+    struct enrol_answer ans;
+    struct reg_result res = {0};
+    if (reg_enrolment_status(r, a->pos[0], &ans, &res) != REG_OK)
+        return cli_report(&res);
+    cli_print_json(cli_answer_json(&ans));
+    return EXIT_OKAY;
+}
+
+static int cmd_import(struct reg *r, const struct cli_args *a)
+{
+    if (a->npos < 1) {
+        fprintf(stderr, "huduma: a JSON-lines file is required (- for stdin)\n");
+        return EXIT_USAGE;
+    }
+    const char *t = cli_opt(a, "threads");
+    int threads = t ? atoi(t) : 16;
+    if (threads < 1 || threads > 64) {
+        fprintf(stderr, "huduma: --threads must be 1-64\n");
+        return EXIT_USAGE;
+    }
+    const char *officer = cli_opt(a, "officer");
+    return cli_import(r, a->pos[0], threads, officer ? officer : "bulk-import",
+                      cli_flag(a, "acks"));
+}
+
+static int cmd_synth(struct reg *r, const struct cli_args *a)
+{
+    (void)r;
+    struct synth_opts o;
+    synth_opts_default(&o);
+    const char *v;
+    if ((v = cli_opt(a, "seed")))
+        o.seed = strtoull(v, NULL, 0);
+    if ((v = cli_opt(a, "count")))
+        o.count = strtoull(v, NULL, 0);
+    if ((v = cli_opt(a, "prefix")))
+        o.kit_prefix = v;
+    if ((v = cli_opt(a, "as-of"))) {
+        struct date d;
+        bool yo;
+        if (date_parse(v, &d, &yo) != 0 || yo) {
+            fprintf(stderr, "huduma: --as-of: expected a date YYYY-MM-DD\n");
+            return EXIT_USAGE;
+        }
+        struct tm tm = {.tm_year = d.year - 1900, .tm_mon = d.month - 1, .tm_mday = d.day};
+        o.as_of = (int64_t)timegm(&tm);
+    }
+    if (cli_flag(a, "no-biometrics"))
+        o.biometrics = false;
+    if (cli_flag(a, "no-events"))
+        o.birth_per_mille = o.death_per_mille = o.dup_per_mille = 0;
+    char err[256];
+    if (synth_write(stdout, &o, err, sizeof err) != 0) {
+        fprintf(stderr, "huduma synth: %s\n", err);
+        return EXIT_STORAGE;
+    }
+    return EXIT_OKAY;
+}
+
+static int cmd_init(struct reg *r, const struct cli_args *a)
+{
+    (void)r;
+    struct reg_result res = {0};
+    const char *dir = register_dir(a);
+    if (reg_init(dir, &res) != REG_OK)
+        return cli_report(&res);
+    printf("initialised a new register in %s\n", dir);
+    return EXIT_OKAY;
+}
+
+/* ---- dispatch ------------------------------------------------------------------ */
+
+static const char *const no_flags[] = {NULL};
+static const char *const import_flags[] = {"acks", "no-sync", NULL};
+static const char *const synth_flags[] = {"no-biometrics", "no-events", NULL};
+static const char *const adjudicate_flags[] = {"different", NULL};
+
+static const struct command commands[] = {
+    {"init", cmd_init, false, "init", "create a new register (key file and database)", no_flags},
+    {"enrol", cmd_enrol, true, "enrol [FILE|-]", "enrol a person from a JSON record",
+     no_flags},
+    {"show", cmd_show, true, "show HN", "print a person's current record", no_flags},
+    {"correct", cmd_correct, true,
+     "correct HN [FILE|-] --reason R --officer O --evidence E",
+     "change fields of a record (JSON object of the members to replace)", no_flags},
+    {"history", cmd_history, true, "history HN", "every version of a record, oldest first",
+     no_flags},
+    {"birth", cmd_birth, true, "birth [FILE|-]",
+     "register a birth (a child under 6 with parents.mother)", no_flags},
+    {"death", cmd_death, true,
+     "death HN --date YYYY-MM-DD --certificate NUMBER --officer O [--reason R]",
+     "record a death; the record stays, marked deceased", no_flags},
+    {"document", cmd_document, true, "document HN [FILE|-] --officer O",
+     "record a document issued to a person ({\"type\",\"number\",\"issuer\",\"issued\"})",
+     no_flags},
+    {"lookup", cmd_lookup, true, "lookup NUMBER [--type TYPE]",
+     "find the person holding a document number", no_flags},
+    {"due-biometrics", cmd_due, true, "due-biometrics [--as-of YYYY-MM-DD]",
+     "children who turned 6 and await biometric capture", no_flags},
+    {"pending", cmd_pending, true, "pending", "enrolments held for adjudication", no_flags},
+    {"adjudicate", cmd_adjudicate, true,
+     "adjudicate ENROLMENT_ID (--same-as HN | --different) --officer O --reason R",
+     "decide a possible duplicate", adjudicate_flags},
+    {"status", cmd_status, true, "status ENROLMENT_ID", "the answer given to an enrolment id",
+     no_flags},
+    {"import", cmd_import, true,
+     "import FILE|- [--threads N] [--officer O] [--acks] [--no-sync]",
+     "bulk import of a JSON-lines file of enrol/birth/death operations", import_flags},
+    {"synth", cmd_synth, false,
+     "synth [--seed N] [--count N] [--as-of YYYY-MM-DD] [--prefix P] [--no-biometrics] "
+     "[--no-events]",
+     "write synthetic test people as JSON lines for import", synth_flags},
+};
+#define NCOMMANDS (sizeof commands / sizeof *commands)
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: huduma [--dir DIR] COMMAND [ARGS]   (DIR: $HUDUMA_DIR, else "
+               "/var/lib/huduma)\n\ncommands:\n");
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        fprintf(f, "  %-16s %s\n", commands[i].name, commands[i].help);
+    fprintf(f, "\n`huduma COMMAND --help` for a command's arguments.\n");
+}
+
+/* JSON trees hold personal data: wipe every block jansson frees. */
+static void wiping_free(void *p)
+{
+    if (p) {
+        explicit_bzero(p, malloc_usable_size(p));
+        free(p);
+    }
+}
+
+static int run(const struct command *c, int argc, char **argv)
+{
+    struct cli_args a;
+    const char *bad = NULL;
+    if (cli_parse(argc, argv, c->flags, &a, &bad) != 0) {
+        fprintf(stderr, "huduma %s: bad argument '%s'\nusage: huduma %s\n", c->name, bad,
+                c->usage);
+        return EXIT_USAGE;
+    }
+    struct reg *r = NULL;
+    if (c->needs_register) {
+        struct reg_options o = {.sync = !cli_flag(&a, "no-sync")};
+        struct reg_result res = {0};
+        if (reg_open(register_dir(&a), &o, &r, &res) != REG_OK)
+            return cli_report(&res);
+    }
+    int code = c->run(r, &a);
+    reg_close(r);
+    return code;
+}
+
+int main(int argc, char **argv)
+{
+    json_set_alloc_funcs(malloc, wiping_free);
+    /* a leading --dir applies to every command */
+    const char *dir = NULL;
+    int i = 1;
+    if (argc > 2 && strcmp(argv[1], "--dir") == 0)
+        dir = argv[2], i = 3;
+    if (dir)
+        setenv("HUDUMA_DIR", dir, 1);
+    if (i >= argc || strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+        usage(i >= argc ? stderr : stdout);
+        return i >= argc ? EXIT_USAGE : EXIT_OKAY;
+    }
+    for (size_t c = 0; c < NCOMMANDS; c++) {
+        if (strcmp(argv[i], commands[c].name) != 0)
+            continue;
+        for (int j = i + 1; j < argc; j++)
+            if (strcmp(argv[j], "--help") == 0 || strcmp(argv[j], "-h") == 0) {
+                printf("usage: huduma %s\n%s\n", commands[c].usage, commands[c].help);
+                return EXIT_OKAY;
+            }
+        return run(&commands[c], argc - i - 1, argv + i + 1);
+    }
+    fprintf(stderr, "huduma: unknown command '%s'\n", argv[i]);
+    usage(stderr);
+    return EXIT_USAGE;
+}

@@ -1,0 +1,118 @@
+/*
+ * storage/seal.c - records at rest: the JSON form of a record, sealed with
+ * AES-256-GCM by keys/ under associated data that names the record (its
+ * Huduma Number, or the enrolment id while it is pending).  A sealed value
+ * copied under another key does not open, and a changed byte does not either.
+ *
+ * The plaintext carries a format member "v" (1 today) so a later release can
+ * tell which encoding it reads; decoding is lenient about members it does not
+ * know.  Plaintext buffers are wiped before they are freed.
+ */
+#include "storage/storage.h"
+
+#include "keys/keys.h"
+
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RECORD_FORMAT 1
+
+static int fail(struct st_err *err, int rc, const char *what, const char *detail)
+{
+    if (err) {
+        err->field[0] = '\0';
+        snprintf(err->msg, sizeof err->msg, "%s%s%.180s", what, detail ? ": " : "",
+                 detail ? detail : "");
+    }
+    return rc;
+}
+
+int blob_seal(struct keyring *kr, const char *aad, const void *plain, size_t len, char **out,
+              size_t *out_len, struct st_err *err)
+{
+    size_t n = keys_sealed_len(len);
+    uint8_t *buf = malloc(n);
+    if (!buf)
+        return fail(err, ST_NOMEM, "out of memory", NULL);
+    struct keys_err kerr;
+    if (keys_seal(kr, aad, strlen(aad), plain, len, buf, &kerr) != KEYS_OK) {
+        free(buf);
+        return fail(err, ST_CRYPTO, "cannot seal a record", kerr.msg);
+    }
+    *out = (char *)buf;
+    *out_len = n;
+    return ST_OK;
+}
+
+int blob_unseal(struct keyring *kr, const char *aad, const char *sealed, size_t len, char **out,
+                size_t *out_len, struct st_err *err)
+{
+    if (len < KEYS_SEAL_OVERHEAD)
+        return fail(err, ST_CORRUPT, "stored record is truncated", aad);
+    /* One spare byte so callers may NUL-terminate text. */
+    uint8_t *buf = malloc(len - KEYS_SEAL_OVERHEAD + 1);
+    if (!buf)
+        return fail(err, ST_NOMEM, "out of memory", NULL);
+    struct keys_err kerr;
+    size_t n = 0;
+    int rc = keys_open(kr, aad, strlen(aad), (const uint8_t *)sealed, len, buf, &n, &kerr);
+    if (rc != KEYS_OK) {
+        free(buf);
+        return fail(err, ST_CORRUPT, "stored record does not authenticate", kerr.msg);
+    }
+    buf[n] = '\0';
+    *out = (char *)buf;
+    *out_len = n;
+    return ST_OK;
+}
+
+static void wipe_free(char *p, size_t n)
+{
+    if (p) {
+        OPENSSL_cleanse(p, n);
+        free(p);
+    }
+}
+
+int person_seal(struct keyring *kr, const struct person *p, const char *aad, char **out,
+                size_t *out_len, struct st_err *err)
+{
+    json_t *obj = person_to_json(p);
+    if (!obj)
+        return fail(err, ST_NOMEM, "cannot encode a record", NULL);
+    json_object_set_new(obj, "v", json_integer(RECORD_FORMAT));
+    char *text = json_dumps(obj, JSON_COMPACT);
+    json_decref(obj);
+    if (!text)
+        return fail(err, ST_NOMEM, "cannot encode a record", NULL);
+    size_t len = strlen(text);
+    int rc = blob_seal(kr, aad, text, len, out, out_len, err);
+    wipe_free(text, len);
+    return rc;
+}
+
+int person_unseal(struct keyring *kr, const char *aad, const char *sealed, size_t len,
+                  struct person *p, struct st_err *err)
+{
+    char *text = NULL;
+    size_t n = 0;
+    int rc = blob_unseal(kr, aad, sealed, len, &text, &n, err);
+    if (rc != ST_OK)
+        return rc;
+    json_error_t jerr;
+    json_t *obj = json_loadb(text, n, 0, &jerr);
+    wipe_free(text, n);
+    if (!obj)
+        return fail(err, ST_CORRUPT, "stored record is not valid JSON", aad);
+    json_t *v = json_object_get(obj, "v");
+    if (!json_is_integer(v) || json_integer_value(v) < 1) {
+        json_decref(obj);
+        return fail(err, ST_CORRUPT, "stored record has no format version", aad);
+    }
+    json_object_del(obj, "v");
+    rc = person_from_json(obj, false, p, err);
+    json_decref(obj);
+    return rc == ST_OK ? ST_OK : ST_CORRUPT;
+}
