@@ -26,19 +26,20 @@ endif
 
 CFLAGS := -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -I. $(OPT) $(EXTRA_CFLAGS)
 LDFLAGS := $(filter -fsanitize=%,$(OPT))
-LDLIBS := -lrocksdb -ljansson -lcrypto -lpthread -lm
+LDLIBS := -lrocksdb -ljansson -lssl -lcrypto -luring -lhttp_parser -linih -lpthread -lm
 
 KEYS_SRC := $(wildcard keys/*.c)
 STORAGE_SRC := $(wildcard storage/*.c)
 APPLIANCE_SRC := $(filter-out appliance/main_%.c,$(wildcard appliance/*.c))
 MAINS := $(patsubst appliance/main_%.c,$(B)/bin/%,$(wildcard appliance/main_*.c))
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))
+BENCHES := $(patsubst tests/bench/%.c,$(B)/bench/%,$(wildcard tests/bench/bench_*.c))
 FUZZERS := $(patsubst tests/fuzz/%.c,build/fuzz/bin/%,$(wildcard tests/fuzz/fuzz_*.c))
 
 LIBS := $(B)/libappliance.a $(B)/libstorage.a $(B)/libkeys.a
 HEADERS := $(wildcard */*.h)
 
-.PHONY: all deps build run test unit bench fuzz fmt clean
+.PHONY: all deps build run test unit benches bench fuzz fmt clean
 all: build
 
 deps:
@@ -65,7 +66,13 @@ $(B)/tests/%: $(B)/tests/unit/%.o $(LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIBS) $(LDLIBS) -lcmocka
 
+$(B)/bench/%: $(B)/tests/bench/%.o $(LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIBS) $(LDLIBS)
+
 unit: $(UNIT_TESTS) $(MAINS)
+
+benches: $(BENCHES) $(MAINS)
 
 build/fuzz/bin/%: build/fuzz/tests/fuzz/%.o build/fuzz/libappliance.a build/fuzz/libstorage.a build/fuzz/libkeys.a
 	@mkdir -p $(dir $@)
@@ -89,7 +96,7 @@ test: deps
 	@sh tests/run.sh
 
 bench: deps
-	@$(MAKE) --no-print-directory VARIANT=rel build
+	@$(MAKE) --no-print-directory VARIANT=rel benches
 	@sh tests/bench/run.sh
 
 fmt:

@@ -139,6 +139,10 @@ static void answer_from_index(struct enrol_answer *a, const char *id, const char
 int reg_enrolment_status(struct reg *r, const char *enrolment_id, struct enrol_answer *ans,
                          struct reg_result *res)
 {
+    /* key_enrolment() keeps ID_MAX_LEN bytes: a longer id would find a shorter one's answer. */
+    if (strlen(enrolment_id) > ID_MAX_LEN)
+        return reg_fail(res, REG_ENOTFOUND, "enrolment.id", "no enrolment '%.64s...'",
+                        enrolment_id);
     struct idx_key k;
     key_enrolment(&k, enrolment_id);
     char *val = NULL;

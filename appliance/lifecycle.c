@@ -80,6 +80,39 @@ static int merge_changes(struct reg *r, const struct person *cur, const json_t *
     return REG_OK;
 }
 
+struct reclaim {
+    struct reg *r;
+    struct store_txn *tx;
+    const char *hn;
+    int st;
+    struct st_err err;
+};
+
+/* Links the number of a document issued to the person to them again if it is free. */
+static int reclaim_one(void *ctx, const char *k, size_t kl, const char *v, size_t vl)
+{
+    struct reclaim *w = ctx;
+    (void)k, (void)kl;
+    char *text, *val = NULL;
+    size_t tlen;
+    if (blob_unseal(w->r->kr, w->hn, v, vl, &text, &tlen, &w->err) != ST_OK)
+        return 0;
+    json_t *d = json_loadb(text, tlen, 0, NULL);
+    free(text);
+    const char *number = json_string_value(json_object_get(d, "number"));
+    enum doc_type type = doc_type_from_name(json_string_value(json_object_get(d, "type")));
+    if (number && type != DOC_UNSET) {
+        struct idx_key key;
+        key_document(w->r, &key, type, number);
+        w->st = store_txn_get_locked(w->tx, CF_INDEXES, key.b, key.len, &val, NULL, &w->err);
+        if (w->st == ST_OK && !val)
+            w->st = store_txn_put(w->tx, CF_INDEXES, key.b, key.len, w->hn, HN_LEN, &w->err);
+        free(val);
+    }
+    json_decref(d);
+    return w->st != ST_OK;
+}
+
 static int reindex(struct reg *r, struct store_txn *tx, const struct person *old,
                    const struct person *next, struct reg_result *res)
 {
@@ -88,6 +121,15 @@ static int reindex(struct reg *r, struct store_txn *tx, const struct person *old
     int rc = docs_release(r, tx, old, old->hn, res);
     if (rc == REG_OK)
         rc = docs_claim(r, tx, next, next->hn, res);
+    /* Documents issued to the person stay theirs, whatever the record lists now. */
+    struct reclaim w = {.r = r, .tx = tx, .hn = next->hn, .st = ST_OK};
+    int st = rc == REG_OK ? store_scan(r->st, CF_DOCUMENTS, next->hn, HN_LEN, reclaim_one, &w,
+                                       &w.err)
+                          : ST_OK;
+    if (st == ST_OK)
+        st = w.st;
+    if (st != ST_OK)
+        rc = reg_from_st(res, st, &w.err);
     struct idx_key a, b;
     key_blocking(r, &a, old);
     key_blocking(r, &b, next);
@@ -126,9 +168,12 @@ static int correct_txn(struct reg *r, struct store_txn *tx, void *ctx, struct re
     }
     if (rc == REG_OK && bio) {
         struct st_err err;
-        char *text = json_dumps(biometrics_to_json(bio), JSON_COMPACT), *sealed;
-        size_t slen;
-        int st = blob_seal(r->kr, next->hn, text, strlen(text), &sealed, &slen, &err);
+        json_t *bj = biometrics_to_json(bio);
+        char *text = json_dumps(bj, JSON_COMPACT), *sealed;
+        json_decref(bj);
+        size_t slen, tlen = strlen(text);
+        int st = blob_seal(r->kr, next->hn, text, tlen, &sealed, &slen, &err);
+        explicit_bzero(text, tlen);
         free(text);
         if (st == ST_OK) {
             st = store_txn_put(tx, CF_BIOMETRICS, next->hn, HN_LEN, sealed, slen, &err);
@@ -236,8 +281,7 @@ static int death_txn(struct reg *r, struct store_txn *tx, void *ctx, struct reg_
     if (rc != REG_OK)
         return rc;
     if (p.status == STATUS_DECEASED)
-        return reg_fail(res, REG_ECONFLICT, "huduma_number", "%s is already recorded as deceased",
-                        d->hn);
+        return reg_fail(res, REG_ECONFLICT, "huduma_number", "this person is already recorded as deceased");
     if (date_cmp(&d->date, &p.dob) < 0)
         return reg_fail(res, REG_EINVALID, "date", "is before the date of birth");
     struct person before = p;
@@ -265,6 +309,11 @@ int reg_death(struct reg *r, const char *hn, const char *date, const char *certi
     if (strlen(certificate) > DOC_NUMBER_MAX_LEN)
         return reg_fail(res, REG_EINVALID, "certificate", "must be at most %d bytes",
                         DOC_NUMBER_MAX_LEN);
+    /* The record codec reads the certificate back with the document-number shape. */
+    if (strspn(certificate, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-/") !=
+        strlen(certificate))
+        return reg_fail(res, REG_EINVALID, "certificate",
+                        "may contain only letters, digits, - and /");
     int rc = check_note(note, false, res);
     return rc == REG_OK ? reg_in_txn(r, death_txn, &d, res) : rc;
 }
@@ -294,8 +343,8 @@ static int issue_txn(struct reg *r, struct store_txn *tx, void *ctx, struct reg_
     struct person p;
     int rc = load_person(r, tx, is->hn, &p, res);
     if (rc == REG_OK && p.status != STATUS_ACTIVE)
-        return reg_fail(res, REG_ECONFLICT, "huduma_number", "%s is %s: no document is issued",
-                        is->hn, status_name(p.status));
+        return reg_fail(res, REG_ECONFLICT, "huduma_number", "the person is %s: no document is issued",
+                        status_name(p.status));
     memcpy(is->holder.hn, p.hn, sizeof p.hn);
     if (rc == REG_OK)
         rc = docs_claim(r, tx, &is->holder, p.hn, res);
@@ -339,6 +388,12 @@ int reg_issue_document(struct reg *r, const char *hn, const json_t *doc, const c
         rc = reg_fail(res, REG_EINVALID, "officer", "is required");
     if (rc == REG_OK && !date_is_set(&is->holder.docs[0].issued))
         rc = reg_fail(res, REG_EINVALID, "issued", "is required");
+    struct date today = reg_today(r);
+    if (rc == REG_OK && date_cmp(&is->holder.docs[0].issued, &today) > 0)
+        rc = reg_fail(res, REG_EINVALID, "issued", "is in the future");
+    if (rc == REG_OK && date_is_set(&is->holder.docs[0].expires) &&
+        date_cmp(&is->holder.docs[0].expires, &is->holder.docs[0].issued) <= 0)
+        rc = reg_fail(res, REG_EINVALID, "expires", "is not after the issue date");
     if (rc == REG_OK) {
         is->doc = json_deep_copy(doc);
         json_object_set_new(is->doc, "officer", json_string(officer));

@@ -7,6 +7,7 @@
  * stdout, or the refusal on stderr with an exit code that says its kind.
  * JSON memory is wiped when freed, since records pass through it.
  */
+#include "agency.h"
 #include "cli.h"
 #include "synth.h"
 
@@ -262,6 +263,8 @@ static int cmd_synth(struct reg *r, const struct cli_args *a)
     (void)r;
     struct synth_opts o;
     synth_opts_default(&o);
+    /* Ages are taken on today's date in Kenya (EAT), as the register takes them. */
+    o.as_of = (int64_t)((time(NULL) + 3 * 3600) / 86400 * 86400);
     const char *v;
     if ((v = cli_opt(a, "seed")))
         o.seed = strtoull(v, NULL, 0);
@@ -298,7 +301,166 @@ static int cmd_init(struct reg *r, const struct cli_args *a)
     const char *dir = register_dir(a);
     if (reg_init(dir, &res) != REG_OK)
         return cli_report(&res);
-    printf("initialised a new register in %s\n", dir);
+    char err[512];
+    int rc = ca_init(dir, err, sizeof err);
+    if (rc != 0) {
+        fprintf(stderr, "huduma init: the register was created, but not its CA: %s\n", err);
+        return cli_exit_code(rc);
+    }
+    printf("initialised a new register in %s, with its agency CA and server certificate\n",
+           dir);
+    return EXIT_OKAY;
+}
+
+/* ---- agencies and the CA (docs/agencies.md): no database, only files -------------- */
+
+/* Refuses options other than `allowed` (and --dir), so a misspelt one is not ignored. */
+static int only_options(const struct cli_args *a, const char *cmd, const char *const *allowed)
+{
+    for (int i = 0; i < a->nopt; i++) {
+        bool ok = strcmp(a->opt_name[i], "dir") == 0;
+        for (const char *const *o = allowed; *o && !ok; o++)
+            ok = strcmp(a->opt_name[i], *o) == 0;
+        if (!ok) {
+            fprintf(stderr, "huduma %s: unknown option --%s\n", cmd, a->opt_name[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int agency_fail(const char *cmd, int rc, const char *err)
+{
+    fprintf(stderr, "huduma %s: %s\n", cmd, err);
+    return cli_exit_code(rc);
+}
+
+/* The names of enum role (agency.h) in bit order; each is checked against
+ * roles_parse(), so a name out of step is never printed for the wrong role. */
+static json_t *roles_json(unsigned roles)
+{
+    static const char *const names[] = {"registration", "verifier", "kyc",      "adjudicator",
+                                        "auditor",      "operator", "registrar"};
+    json_t *arr = json_array();
+    for (unsigned i = 0; i < sizeof names / sizeof *names; i++) {
+        unsigned bit = 0;
+        if ((roles & (1u << i)) && roles_parse(names[i], &bit, NULL, 0) == 0 &&
+            bit == (1u << i))
+            json_array_append_new(arr, json_string(names[i]));
+    }
+    return arr;
+}
+
+static json_t *agency_json(const struct agency *ag)
+{
+    json_t *attrs = json_array();
+    for (unsigned i = 0; i < ag->nattrs; i++)
+        json_array_append_new(attrs, json_string(ag->attrs[i]));
+    return json_pack("{s:s, s:o, s:o, s:s, s:b}", "name", ag->name, "roles",
+                     roles_json(ag->roles), "attributes", attrs, "serial", ag->serial,
+                     "revoked", ag->revoked);
+}
+
+static int print_agency(void *ctx, const struct agency *ag)
+{
+    (void)ctx;
+    json_t *line = agency_json(ag);
+    json_dumpf(line, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    fputc('\n', stdout);
+    json_decref(line);
+    return 0;
+}
+
+static int keep_agency(void *ctx, const struct agency *ag)
+{
+    struct agency *want = ctx;
+    if (strcmp(want->name, ag->name) == 0)
+        *want = *ag;
+    return 0;
+}
+
+static int cmd_agency_add(const struct cli_args *a)
+{
+    static const char *const opts[] = {"role", "attributes", "out", NULL};
+    const char *roles_text = cli_opt(a, "role");
+    if (only_options(a, "agency add", opts) != 0 || a->npos != 2 || !roles_text) {
+        fprintf(stderr, "huduma agency add: give a NAME and --role ROLE[,ROLE...]\n");
+        return EXIT_USAGE;
+    }
+    const char *out = cli_opt(a, "out") ? cli_opt(a, "out") : ".";
+    char err[512];
+    unsigned roles = 0;
+    int rc = roles_parse(roles_text, &roles, err, sizeof err);
+    if (rc == 0)
+        rc = agency_add(register_dir(a), a->pos[1], roles, cli_opt(a, "attributes"), out, err,
+                        sizeof err);
+    if (rc != 0)
+        return agency_fail("agency add", rc, err);
+    struct agency added = {.roles = roles};
+    snprintf(added.name, sizeof added.name, "%s", a->pos[1]);
+    agency_list(register_dir(a), keep_agency, &added, err, sizeof err);
+    json_t *answer = agency_json(&added);
+    json_object_set_new(answer, "certificate", json_sprintf("%s/%s.crt", out, added.name));
+    json_object_set_new(answer, "key", json_sprintf("%s/%s.key", out, added.name));
+    cli_print_json(answer);
+    return EXIT_OKAY;
+}
+
+static int cmd_agency_list(const struct cli_args *a)
+{
+    static const char *const opts[] = {NULL};
+    if (only_options(a, "agency list", opts) != 0 || a->npos != 1) {
+        fprintf(stderr, "usage: huduma agency list\n");
+        return EXIT_USAGE;
+    }
+    char err[512];
+    int rc = agency_list(register_dir(a), print_agency, NULL, err, sizeof err);
+    return rc == 0 ? EXIT_OKAY : agency_fail("agency list", rc, err);
+}
+
+static int cmd_agency_revoke(const struct cli_args *a)
+{
+    static const char *const opts[] = {NULL};
+    if (only_options(a, "agency revoke", opts) != 0 || a->npos != 2) {
+        fprintf(stderr, "usage: huduma agency revoke NAME\n");
+        return EXIT_USAGE;
+    }
+    char err[512];
+    int rc = agency_revoke(register_dir(a), a->pos[1], err, sizeof err);
+    if (rc != 0)
+        return agency_fail("agency revoke", rc, err);
+    cli_print_json(json_pack("{s:s, s:b}", "name", a->pos[1], "revoked", 1));
+    return EXIT_OKAY;
+}
+
+static int cmd_agency(struct reg *r, const struct cli_args *a)
+{
+    (void)r;
+    static const struct {
+        const char *name;
+        int (*run)(const struct cli_args *a);
+    } subs[] = {{"add", cmd_agency_add}, {"list", cmd_agency_list}, {"revoke", cmd_agency_revoke}};
+    for (size_t i = 0; a->npos > 0 && i < sizeof subs / sizeof *subs; i++)
+        if (strcmp(a->pos[0], subs[i].name) == 0)
+            return subs[i].run(a);
+    fprintf(stderr, "huduma agency: give add, list or revoke (huduma agency --help)\n");
+    return EXIT_USAGE;
+}
+
+static int cmd_ca(struct reg *r, const struct cli_args *a)
+{
+    (void)r;
+    static const char *const opts[] = {NULL};
+    if (only_options(a, "ca", opts) != 0 || a->npos != 1 || strcmp(a->pos[0], "init") != 0) {
+        fprintf(stderr, "usage: huduma ca init\n");
+        return EXIT_USAGE;
+    }
+    char err[512];
+    const char *dir = register_dir(a);
+    int rc = ca_init(dir, err, sizeof err);
+    if (rc != 0)
+        return agency_fail("ca init", rc, err);
+    printf("the agency CA (%s/ca) and server certificate (%s/tls) are in place\n", dir, dir);
     return EXIT_OKAY;
 }
 
@@ -310,7 +472,9 @@ static const char *const synth_flags[] = {"no-biometrics", "no-events", NULL};
 static const char *const adjudicate_flags[] = {"different", NULL};
 
 static const struct command commands[] = {
-    {"init", cmd_init, false, "init", "create a new register (key file and database)", no_flags},
+    {"init", cmd_init, false, "init",
+     "create a new register (key file, database, agency CA and server certificate)",
+     no_flags},
     {"enrol", cmd_enrol, true, "enrol [FILE|-]", "enrol a person from a JSON record",
      no_flags},
     {"show", cmd_show, true, "show HN", "print a person's current record", no_flags},
@@ -344,6 +508,15 @@ static const struct command commands[] = {
      "synth [--seed N] [--count N] [--as-of YYYY-MM-DD] [--prefix P] [--no-biometrics] "
      "[--no-events]",
      "write synthetic test people as JSON lines for import", synth_flags},
+    {"agency", cmd_agency, false,
+     "agency add NAME --role ROLE[,ROLE...] [--attributes MEMBER[,MEMBER...]] [--out DIR]\n"
+     "       huduma agency list\n"
+     "       huduma agency revoke NAME",
+     "agencies: issue a client certificate with roles, list, revoke (docs/agencies.md)",
+     no_flags},
+    {"ca", cmd_ca, false, "ca init",
+     "create the agency CA and the server certificate of an existing register if absent",
+     no_flags},
 };
 #define NCOMMANDS (sizeof commands / sizeof *commands)
 

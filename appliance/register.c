@@ -148,6 +148,11 @@ void reg_close(struct reg *r)
     free(r);
 }
 
+uint64_t reg_numbers_issued(struct reg *r)
+{
+    return store_serials_issued(r->st);
+}
+
 /* ---- time ----------------------------------------------------------------------- */
 
 int64_t reg_now(const struct reg *r)
@@ -265,7 +270,7 @@ int load_person(struct reg *r, struct store_txn *tx, const char *hn, struct pers
     if (rc != ST_OK)
         return reg_from_st(res, rc, &err);
     if (!val)
-        return reg_fail(res, REG_ENOTFOUND, "huduma_number", "no person has number %s", hn);
+        return reg_fail(res, REG_ENOTFOUND, "huduma_number", "no person has this number");
     rc = person_unseal(r->kr, hn, val, vlen, p, &err);
     free(val);
     return rc == ST_OK ? REG_OK : reg_from_st(res, rc, &err);
@@ -410,11 +415,12 @@ int block_remove(struct reg *r, struct store_txn *tx, const struct person *p, co
 
 /* ---- document index ---------------------------------------------------------------- */
 
-static int doc_field(struct reg_result *res, int i, int code, const char *fmt, const char *num)
+/* Refusals name the document by its position, never by its number: messages end up in logs. */
+static int doc_field(struct reg_result *res, int i, int code, const char *msg)
 {
     char field[40];
     snprintf(field, sizeof field, "documents[%d].number", i);
-    return reg_fail(res, code, field, fmt, num);
+    return reg_fail(res, code, field, "%s", msg);
 }
 
 /* Points every document of p at `owner` (an HN or "P<enrolment id>"), refusing
@@ -428,7 +434,7 @@ int docs_claim(struct reg *r, struct store_txn *tx, const struct person *p, cons
         key_document(r, &keys[i], p->docs[i].type, p->docs[i].number);
         for (int j = 0; j < i; j++)
             if (memcmp(keys[i].b, keys[j].b, keys[i].len) == 0)
-                return doc_field(res, i, REG_EINVALID, "%s is listed twice", p->docs[i].number);
+                return doc_field(res, i, REG_EINVALID, "the same document is listed twice");
     }
     int order[PERSON_MAX_DOCS];
     for (int i = 0; i < p->ndocs; i++) {
@@ -452,8 +458,7 @@ int docs_claim(struct reg *r, struct store_txn *tx, const struct person *p, cons
         free(val);
         if (val && !mine)
             return doc_field(res, i, REG_ECONFLICT,
-                             "document %s is already linked to another person",
-                             p->docs[i].number);
+                             "this document number is already linked to another person");
         if (!val && (rc = store_txn_put(tx, CF_INDEXES, keys[i].b, keys[i].len, owner, olen,
                                         &err)) != ST_OK)
             return reg_from_st(res, rc, &err);

@@ -120,5 +120,7 @@ int reg_adjudicate(struct reg *r, const char *enrolment_id, const char *same_as,
                    const struct change_note *note, struct enrol_answer *ans,
                    struct reg_result *res);
 
+/* Huduma Numbers issued so far (a serial lost to a failed change counts too). */
+uint64_t reg_numbers_issued(struct reg *r);
 
 #endif

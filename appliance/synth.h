@@ -47,11 +47,13 @@ void synth_opts_default(struct synth_opts *o);
  * (options out of range, out of memory, or a write error).  Enrolments are
  * captured during the 365 days before as_of, in line order, in office hours;
  * ages (and the rules that depend on them: biometrics from 6, national id
- * from 18) are the same at capture time and at as_of.
+ * from 18) are the same at capture time and at as_of, so a register whose
+ * clock reads as_of accepts them.  Without `biometrics`, people aged 6 or
+ * over carry no fingerprints (a few still carry an exemption).
  */
 int synth_write(FILE *out, const struct synth_opts *o, char *err, size_t errlen);
 
-/* ---- tables shared by synth.c and synth_names.c ------------------------- */
+/* ---- tables shared by synth.c and synth_names.c ------------------------------ */
 
 struct synth_list {
     const char *const *v;
@@ -107,13 +109,13 @@ struct synth_mix {
 };
 
 #define SYNTH_COUNTIES 47
-#define SYNTH_MIX_MAX 8
+#define SYNTH_MIX_MAX  8
 
 struct synth_county {
     const char *code; /* "001".."047" */
     const char *name;
-    uint32_t population;      /* 2019 Kenya Population and Housing Census */
-    uint16_t born_elsewhere_pm; /* residents born in another county, per mille */
+    uint32_t population;                 /* 2019 Kenya Population and Housing Census */
+    uint16_t born_elsewhere_pm;          /* residents born in another county, per mille */
     struct synth_mix mix[SYNTH_MIX_MAX]; /* communities of people born here */
 };
 

@@ -23,9 +23,9 @@
 #include "storage/iso19794.h"
 #include "storage/storage.h"
 
-#define MODEL_MIN_LEN 1
-#define FACE_MAX_BYTES (FACE_MAX_DIM * 4)
-#define B64_MAX_BYTES (TEMPLATE_MAX_LEN > FACE_MAX_BYTES ? TEMPLATE_MAX_LEN : FACE_MAX_BYTES)
+#define MODEL_MIN_LEN   1
+#define FACE_MAX_BYTES  (FACE_MAX_DIM * 4)
+#define B64_MAX_BYTES   (TEMPLATE_MAX_LEN > FACE_MAX_BYTES ? TEMPLATE_MAX_LEN : FACE_MAX_BYTES)
 #define B64_TEXT_LEN(n) (((n) + 2) / 3 * 4)
 
 __attribute__((format(printf, 3, 4))) static int fail(struct st_err *err, const char *field,
@@ -55,7 +55,8 @@ static int only_members(const json_t *obj, const char *const *names, const char 
     const char *key;
     json_t *v;
     /* json_object_foreach() does not take a const object; it only reads. */
-    json_object_foreach ((json_t *)obj, key, v) {
+    json_object_foreach((json_t *)obj, key, v)
+    {
         size_t i = 0;
         while (names[i] != NULL && strcmp(names[i], key) != 0) {
             i++;
@@ -76,8 +77,8 @@ static int only_members(const json_t *obj, const char *const *names, const char 
 
 static bool b64_char(char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '+' || c == '/';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
+           c == '/';
 }
 
 /* Number of '=' at the end, or -1 when s is not well-formed base64. */
@@ -138,8 +139,7 @@ static json_t *b64_encode(const uint8_t *data, size_t n)
 
 /* ---- fingerprints ---------------------------------------------------------- */
 
-static int decode_position(const json_t *obj, size_t i, struct fingerprint *fp,
-                           struct st_err *err)
+static int decode_position(const json_t *obj, size_t i, struct fingerprint *fp, struct st_err *err)
 {
     char field[sizeof err->field];
     snprintf(field, sizeof field, "fingerprints[%zu].position", i);
@@ -158,8 +158,7 @@ static int decode_position(const json_t *obj, size_t i, struct fingerprint *fp,
     return ST_OK;
 }
 
-static int decode_template(const json_t *obj, size_t i, struct fingerprint *fp,
-                           struct st_err *err)
+static int decode_template(const json_t *obj, size_t i, struct fingerprint *fp, struct st_err *err)
 {
     char field[sizeof err->field];
     snprintf(field, sizeof field, "fingerprints[%zu].template", i);
@@ -180,8 +179,7 @@ static int decode_template(const json_t *obj, size_t i, struct fingerprint *fp,
     return ST_OK;
 }
 
-static int decode_finger(const json_t *obj, size_t i, struct fingerprint *fp,
-                         struct st_err *err)
+static int decode_finger(const json_t *obj, size_t i, struct fingerprint *fp, struct st_err *err)
 {
     static const char *const names[] = {"position", "template", NULL};
     char path[sizeof err->field];
@@ -253,8 +251,7 @@ static int decode_model(const json_t *face, struct biometrics *b, struct st_err 
 
 static float float_le(const uint8_t *p)
 {
-    uint32_t u = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-                 (uint32_t)p[3] << 24;
+    uint32_t u = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
     float f;
     memcpy(&f, &u, sizeof f);
     return f;

@@ -265,6 +265,11 @@ uint64_t store_alloc_serial(struct store *st)
     return atomic_fetch_add(&st->next_serial, 1);
 }
 
+uint64_t store_serials_issued(struct store *st)
+{
+    return atomic_load(&st->next_serial);
+}
+
 /* ---- transactions ---------------------------------------------------------- */
 
 int store_txn_begin(struct store *st, struct store_txn **out, struct st_err *err)

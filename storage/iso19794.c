@@ -26,11 +26,11 @@
 #include "storage/iso19794.h"
 #include "storage/storage.h"
 
-#define HEADER_LEN 24
-#define VIEW_HEADER_LEN 4
-#define MINUTIA_LEN 6
-#define FINGER_POSITION_MAX 10
-#define QUALITY_MAX 100
+#define HEADER_LEN            24
+#define VIEW_HEADER_LEN       4
+#define MINUTIA_LEN           6
+#define FINGER_POSITION_MAX   10
+#define QUALITY_MAX           100
 #define MINUTIA_TYPE_RESERVED 3
 
 struct reader {
@@ -60,8 +60,8 @@ static size_t left(const struct reader *r)
 }
 
 /* 0 when n bytes remain at the current offset; otherwise names `what` (a format). */
-__attribute__((format(printf, 3, 4))) static int need(struct reader *r, size_t n,
-                                                      const char *what, ...)
+__attribute__((format(printf, 3, 4))) static int need(struct reader *r, size_t n, const char *what,
+                                                      ...)
 {
     if (left(r) >= n) {
         return 0;
@@ -82,8 +82,7 @@ static unsigned be16(const uint8_t *p)
 
 static unsigned long be32(const uint8_t *p)
 {
-    return (unsigned long)p[0] << 24 | (unsigned long)p[1] << 16 | (unsigned long)p[2] << 8 |
-           p[3];
+    return (unsigned long)p[0] << 24 | (unsigned long)p[1] << 16 | (unsigned long)p[2] << 8 | p[3];
 }
 
 static int check_ids(struct reader *r)
@@ -150,8 +149,7 @@ static int check_minutia(struct reader *r, unsigned m, unsigned v)
     unsigned x = be16(p) & 0x3fff;
     unsigned y = be16(p + 2) & 0x3fff;
     if (type == MINUTIA_TYPE_RESERVED) {
-        return bad(r, "minutia %u of view %u has the reserved type 11 at offset %zu", m, v,
-                   r->off);
+        return bad(r, "minutia %u of view %u has the reserved type 11 at offset %zu", m, v, r->off);
     }
     if (x >= r->width) {
         return bad(r, "minutia %u of view %u: x %u lies outside the image width %u", m, v, x,

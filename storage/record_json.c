@@ -26,12 +26,12 @@
 
 #include "storage/storage.h"
 
-#define PATH_MAX_LEN 160
-#define ENUM_SCAN 64 /* above the largest value of any record enum */
-#define ECHO_MAX 32  /* bytes of a bad value quoted back in a message */
-#define DATE_LEN 10
-#define TIME_LEN 20
-#define EMAIL_MIN_LEN 3
+#define PATH_MAX_LEN     160
+#define ENUM_SCAN        64 /* above the largest value of any record enum */
+#define ECHO_MAX         32 /* bytes of a bad value quoted back in a message */
+#define DATE_LEN         10
+#define TIME_LEN         20
+#define EMAIL_MIN_LEN    3
 #define PHONE_MIN_DIGITS 8
 #define PHONE_MAX_DIGITS 15
 
@@ -43,10 +43,10 @@ _Static_assert(sizeof(enum sex) == sizeof(int) && sizeof(enum citizenship) == si
                "record enums are stored as int");
 
 enum kind {
-    K_STRING,     /* char[size]: byte length min..size-1, then shape */
+    K_STRING,     /* char[size]: shape (when given), then byte length min..size-1 */
     K_ENUM,       /* an int-sized enum named by names() */
     K_DATE,       /* struct date, "YYYY-MM-DD" */
-    K_DOB,        /* struct date, "YYYY-MM-DD" or "YYYY"; the flag is at aux */
+    K_DOB,        /* struct date, "YYYY-MM-DD" or "YYYY", and the year-only flag */
     K_TIME,       /* int64_t unix seconds, "YYYY-MM-DDTHH:MM:SSZ" */
     K_U32,        /* uint32_t */
     K_OBJECT,     /* a nested object described by sub */
@@ -65,7 +65,8 @@ struct field {
     const char *name;
     enum kind kind;
     size_t off;  /* into the table's struct */
-    size_t size; /* K_STRING: the array's size; K_DOB: the year-only flag's offset */
+    size_t size; /* K_STRING: the array's size */
+    size_t flag; /* K_DOB: offset of the year-only flag */
     size_t min;  /* K_STRING: fewest bytes */
     shape_fn shape;
     name_fn names;
@@ -105,14 +106,20 @@ __attribute__((format(printf, 2, 3))) static int fail(struct dec *d, const char 
     return ST_INVALID;
 }
 
-/* Copies at most ECHO_MAX bytes of s for a message, printable ASCII only. */
-static void echo(char out[ECHO_MAX + 1], const char *s)
+/* Quotes a bad value (valid UTF-8, no controls) back, cut at ECHO_MAX bytes. */
+static void echo(char out[ECHO_MAX + 4], const char *s)
 {
-    size_t i = 0;
-    for (; s[i] != '\0' && i < ECHO_MAX; i++) {
-        out[i] = (s[i] < 0x20 || s[i] > 0x7e) ? '?' : s[i];
+    size_t n = strlen(s);
+    if (n <= ECHO_MAX) {
+        memcpy(out, s, n + 1);
+        return;
     }
-    out[i] = '\0';
+    n = ECHO_MAX;
+    while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80) {
+        n--;
+    }
+    memcpy(out, s, n);
+    memcpy(out + n, "...", 4);
 }
 
 /* Appends s to the path (printable ASCII, truncated) and returns the old end. */
@@ -155,10 +162,11 @@ static void path_pop(struct dec *d, size_t mark)
 static size_t utf8_next(const unsigned char *s, size_t n, unsigned long *cp)
 {
     static const unsigned long min_cp[5] = {0, 0, 0x80, 0x800, 0x10000};
-    size_t len = s[0] < 0x80 ? 1 : s[0] >= 0xc2 && s[0] < 0xe0 ? 2
-                               : s[0] >= 0xe0 && s[0] < 0xf0   ? 3
-                               : s[0] >= 0xf0 && s[0] < 0xf5   ? 4
-                                                               : 0;
+    size_t len = s[0] < 0x80                   ? 1
+                 : s[0] >= 0xc2 && s[0] < 0xe0 ? 2
+                 : s[0] >= 0xe0 && s[0] < 0xf0 ? 3
+                 : s[0] >= 0xf0 && s[0] < 0xf5 ? 4
+                                               : 0;
     if (len == 0 || len > n) {
         return 0;
     }
@@ -222,7 +230,7 @@ static const char *phone_shape(const char *s, size_t len)
 {
     bool ok = len >= 1 + PHONE_MIN_DIGITS && len <= 1 + PHONE_MAX_DIGITS && s[0] == '+' &&
               s[1] != '0' && all_digits(s + 1, len - 1);
-    return ok ? NULL : "must be an E.164 number: + and 8-15 digits";
+    return ok ? NULL : "must be an E.164 number: + then 8-15 digits, the first not 0";
 }
 
 static const char *email_shape(const char *s, size_t len)
@@ -354,8 +362,12 @@ static int time_parse(const char *s, size_t len, int64_t *t)
     if (date_parse(day, &dt, NULL) != 0 || hh > 23 || mm > 59 || ss > 59) {
         return -2;
     }
-    struct tm tm = {.tm_year = dt.year - 1900, .tm_mon = dt.month - 1, .tm_mday = dt.day,
-                    .tm_hour = hh, .tm_min = mm, .tm_sec = ss};
+    struct tm tm = {.tm_year = dt.year - 1900,
+                    .tm_mon = dt.month - 1,
+                    .tm_mday = dt.day,
+                    .tm_hour = hh,
+                    .tm_min = mm,
+                    .tm_sec = ss};
     *t = (int64_t)timegm(&tm);
     return 0;
 }
@@ -369,35 +381,36 @@ static json_t *time_json(int64_t t)
         return NULL;
     }
     char out[TIME_LEN + 1];
-    snprintf(out, sizeof out, "%04u-%02u-%02uT%02u:%02u:%02uZ", (unsigned)(tm.tm_year + 1900) % 10000u,
-             (unsigned)(tm.tm_mon + 1) % 100u, (unsigned)tm.tm_mday % 100u,
-             (unsigned)tm.tm_hour % 100u, (unsigned)tm.tm_min % 100u, (unsigned)tm.tm_sec % 100u);
+    snprintf(out, sizeof out, "%04u-%02u-%02uT%02u:%02u:%02uZ",
+             (unsigned)(tm.tm_year + 1900) % 10000u, (unsigned)(tm.tm_mon + 1) % 100u,
+             (unsigned)tm.tm_mday % 100u, (unsigned)tm.tm_hour % 100u, (unsigned)tm.tm_min % 100u,
+             (unsigned)tm.tm_sec % 100u);
     return json_string(out);
 }
 
 /* ---- the tables ---------------------------------------------------------------- */
 
 #define MEMBER_SIZE(T, m) sizeof(((T *)0)->m)
-#define STR(T, n, m, mn, sh)                                                                  \
-    {                                                                                          \
-        .name = n, .kind = K_STRING, .off = offsetof(T, m), .size = MEMBER_SIZE(T, m),         \
-        .min = mn, .shape = sh                                                                 \
+#define STR(T, n, m, mn, sh)                                                                       \
+    {                                                                                              \
+        .name = n, .kind = K_STRING, .off = offsetof(T, m), .size = MEMBER_SIZE(T, m), .min = mn,  \
+        .shape = sh                                                                                \
     }
-#define ENUM(T, n, m, fn)                                                                      \
-    {                                                                                          \
-        .name = n, .kind = K_ENUM, .off = offsetof(T, m), .names = fn                          \
+#define ENUM(T, n, m, fn)                                                                          \
+    {                                                                                              \
+        .name = n, .kind = K_ENUM, .off = offsetof(T, m), .names = fn                              \
     }
-#define PLAIN(T, n, k, m)                                                                      \
-    {                                                                                          \
-        .name = n, .kind = k, .off = offsetof(T, m)                                            \
+#define PLAIN(T, n, k, m)                                                                          \
+    {                                                                                              \
+        .name = n, .kind = k, .off = offsetof(T, m)                                                \
     }
-#define OBJECT(n, t)                                                                           \
-    {                                                                                          \
-        .name = n, .kind = K_OBJECT, .sub = &t                                                 \
+#define OBJECT(n, t)                                                                               \
+    {                                                                                              \
+        .name = n, .kind = K_OBJECT, .sub = &t                                                     \
     }
-#define TABLE(a)                                                                               \
-    {                                                                                          \
-        .fields = a, .n = sizeof(a) / sizeof(a[0])                                             \
+#define TABLE(a)                                                                                   \
+    {                                                                                              \
+        .fields = a, .n = sizeof(a) / sizeof(a[0])                                                 \
     }
 
 static const struct field place_fields[] = {
@@ -437,10 +450,16 @@ static const struct field enrolment_fields[] = {
 };
 
 static const struct field document_fields[] = {
-    {.name = "type", .kind = K_ENUM, .off = offsetof(struct id_document, type),
-     .names = doc_type_n, .required = true},
-    {.name = "number", .kind = K_STRING, .off = offsetof(struct id_document, number),
-     .size = MEMBER_SIZE(struct id_document, number), .shape = doc_number_shape,
+    {.name = "type",
+     .kind = K_ENUM,
+     .off = offsetof(struct id_document, type),
+     .names = doc_type_n,
+     .required = true},
+    {.name = "number",
+     .kind = K_STRING,
+     .off = offsetof(struct id_document, number),
+     .size = MEMBER_SIZE(struct id_document, number),
+     .shape = doc_number_shape,
      .required = true},
     STR(struct id_document, "issuer", issuer, 0, NULL),
     PLAIN(struct id_document, "issued", K_DATE, issued),
@@ -462,8 +481,10 @@ static const struct field person_fields[] = {
     STR(struct person, "first_name", first_name, 1, NULL),
     STR(struct person, "other_names", other_names, 0, NULL),
     ENUM(struct person, "sex", sex, sex_n),
-    {.name = "date_of_birth", .kind = K_DOB, .off = offsetof(struct person, dob),
-     .size = offsetof(struct person, dob_year_only)},
+    {.name = "date_of_birth",
+     .kind = K_DOB,
+     .off = offsetof(struct person, dob),
+     .flag = offsetof(struct person, dob_year_only)},
     OBJECT("place_of_birth", place_table),
     OBJECT("citizenship", citizenship_table),
     OBJECT("residence", residence_table),
@@ -536,7 +557,7 @@ static int decode_enum(struct dec *d, const struct field *f, const json_t *v, ch
     }
     int e = enum_value(f->names, s);
     if (e < 0) {
-        char bad[ECHO_MAX + 1], list[200];
+        char bad[ECHO_MAX + 4], list[200];
         echo(bad, s);
         enum_list(f->names, list, sizeof list);
         return fail(d, "unknown value '%s': expected %s", bad, list);
@@ -564,7 +585,7 @@ static int decode_date(struct dec *d, const struct field *f, const json_t *v, ch
     }
     memcpy(base + f->off, &dt, sizeof dt);
     if (flag != NULL) {
-        memcpy(base + f->size, &year_only, sizeof year_only);
+        memcpy(base + f->flag, &year_only, sizeof year_only);
     }
     return ST_OK;
 }
@@ -668,8 +689,7 @@ static int decode_field(struct dec *d, const struct field *f, const json_t *v, c
     case K_U32:
         return decode_u32(d, f, v, base);
     case K_OBJECT:
-        return json_is_object(v) ? decode_table(d, v, f->sub, base)
-                                 : fail(d, "expected an object");
+        return json_is_object(v) ? decode_table(d, v, f->sub, base) : fail(d, "expected an object");
     case K_DOCUMENTS:
         return decode_documents(d, v, (struct person *)(void *)base);
     case K_REF:
@@ -695,7 +715,8 @@ static int refuse_unknown(struct dec *d, const json_t *obj, const struct table *
     const char *key;
     json_t *v;
     /* json_object_foreach() does not take a const object; it only reads. */
-    json_object_foreach ((json_t *)obj, key, v) {
+    json_object_foreach((json_t *)obj, key, v)
+    {
         if (!known(t, key)) {
             path_member(d, key);
             return fail(d, "unknown member");
@@ -781,7 +802,7 @@ static int encode_date(const struct field *f, const char *base, json_t **out)
     bool year_only = false;
     memcpy(&dt, base + f->off, sizeof dt);
     if (f->kind == K_DOB) {
-        memcpy(&year_only, base + f->size, sizeof year_only);
+        memcpy(&year_only, base + f->flag, sizeof year_only);
     }
     if (!date_is_set(&dt)) {
         return 0;

@@ -226,6 +226,9 @@ enum store_cf {
 };
 const char *store_cf_name(enum store_cf cf);
 
+/* How many serials were handed out (numbers issued, gaps included). */
+uint64_t store_serials_issued(struct store *st);
+
 /* ---- transactions: one logical change each ------------------------------ */
 
 struct store_txn;
@@ -266,25 +269,41 @@ int store_txn_put_serial(struct store_txn *tx, uint64_t serial, const char *hn,
 /* ---- the record's JSON form (docs/record.md) ------------------------------- */
 
 /*
- * Decodes the JSON form of a person into *p (which it zeroes first).  Checks
- * syntax only: types, enum names, string lengths, possible dates.  Register
- * rules (required fields, known counties, biometrics by age) are the
- * appliance's.  Unknown members are refused when `strict` (API input) and
- * ignored otherwise (stored records written by a later version).
+ * Decodes the JSON form of a person into *p (which it zeroes first, and zeroes
+ * again on failure).  Checks syntax only: types, enum names, byte lengths,
+ * UTF-8 without control characters, possible dates, the shapes of document
+ * numbers, phone numbers, e-mail addresses and Huduma Numbers, and biometrics
+ * (through biometrics_from_json(), then dropped).  Register rules (required
+ * fields, known counties, biometrics by age) are the appliance's.  Output-only
+ * members (huduma_number, version, status, ...) are decoded too; which members
+ * a client may send is for the API to decide.  A null member counts as absent.
+ * parents.mother_enrolment / father_enrolment are checked but have no place in
+ * struct person: the appliance reads them from the JSON.  Unknown members are
+ * refused when `strict` (API input) and ignored otherwise (stored records
+ * written by a later version).  On failure returns ST_INVALID with err->field
+ * the JSON path (e.g. "documents[1].number") and err->msg a sentence.
  */
 int person_from_json(const json_t *obj, bool strict, struct person *p, struct st_err *err);
-/* Encodes *p as a new JSON object (caller json_decref()s), omitting empty fields. */
+/* Encodes *p as a new JSON object (caller json_decref()s), omitting empty fields and
+ * without the "v" member (the sealing layer adds it).  NULL when out of memory or
+ * when *p holds a value with no JSON form (an unknown enum value, bad UTF-8). */
 json_t *person_to_json(const struct person *p);
 
-/* Decodes biometrics ({"fingerprints": [...], "face": {...}}); see docs/record.md. */
+/* Decodes biometrics ({"fingerprints": [...], "face": {...}}); see docs/record.md.
+ * Zeroes *b first.  Every template must be an ISO/IEC 19794-2:2005 record.
+ * Unknown members are always refused; err->field is relative to obj. */
 int biometrics_from_json(const json_t *obj, struct biometrics *b, struct st_err *err);
-json_t *biometrics_to_json(const struct biometrics *b);
+json_t *biometrics_to_json(const struct biometrics *b); /* NULL when out of memory */
 
-int date_parse(const char *s, struct date *d, bool *year_only); /* 0 or -1 */
+/* "YYYY-MM-DD", or "YYYY" (month = day = 0, *year_only set) when year_only is not
+ * NULL; years 1800-9999, real calendar dates.  0 or -1 (*d untouched). */
+int date_parse(const char *s, struct date *d, bool *year_only);
+/* "YYYY-MM-DD", "YYYY" when year_only or the month is 0, "" when unset. */
 void date_format(const struct date *d, bool year_only, char out[11]);
 bool date_is_set(const struct date *d);
 int date_cmp(const struct date *a, const struct date *b);
 
+/* The names of docs/record.md; NULL for an UNSET or unknown value. */
 const char *sex_name(enum sex v);
 const char *citizenship_name(enum citizenship v);
 const char *marital_name(enum marital_status v);

@@ -1,0 +1,332 @@
+/*
+ * appliance/api_verify.c - POST /v1/verify: does a Huduma Number's record
+ * agree with what an agency was told?  The answer is a yes or no per claim,
+ * an overall match, the record's status and a random transaction id; never
+ * any member of the record itself.
+ *
+ * Claims are checked for shape first (a malformed claim is refused before the
+ * register is read), then compared against one point read of the record:
+ *   surname, first_name, other_names  equal after name_fold() on both sides
+ *                                     (case, white space, Latin diacritics)
+ *   date_of_birth                     equal as written: a year-only record
+ *                                     matches only a year-only claim
+ *   sex                               equal
+ *   phone                             equal (E.164)
+ *   email                             equal, ASCII case ignored
+ *   document {type, number}           the register's document index names
+ *                                     this person for it (a document shown at
+ *                                     enrolment or issued since): one more
+ *                                     point read, only when claimed
+ * Nothing is written: verification stays a read on the network thread.
+ */
+#include "api_impl.h"
+
+#include "hn.h"
+#include "normalize.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/rand.h>
+
+#define FOLD_MAX (NAME_MAX_LEN * 2 + 1)
+
+struct claim_rule {
+    const char *name;
+    /* 0 when the claim is well formed, else -1 with the error sent */
+    int (*check)(struct api_call *c, const char *field, const json_t *v);
+    /* 1 match, 0 no match, -1 error sent */
+    int (*match)(struct api_call *c, const struct person *p, const json_t *v);
+};
+
+/* ---- shapes -------------------------------------------------------------------------- */
+
+/* Control characters other than the white space that name_fold() collapses. */
+static bool has_control(const char *s)
+{
+    for (; *s; s++)
+        if (((unsigned char)*s < 0x20 && !strchr("\t\n\r", *s)) || *s == 0x7f)
+            return true;
+    return false;
+}
+
+static int text_check(struct api_call *c, const char *field, const json_t *v, size_t min,
+                      size_t max)
+{
+    if (!json_is_string(v))
+        return api_fail(c, AE_INVALID_FIELD, field, "expected a string");
+    size_t n = json_string_length(v);
+    if (n < min || n > max || has_control(json_string_value(v)))
+        return api_fail(c, AE_INVALID_FIELD, field, "expected %zu-%zu bytes of text", min, max);
+    return 0;
+}
+
+static int name_check(struct api_call *c, const char *field, const json_t *v)
+{
+    return text_check(c, field, v, 1, NAME_MAX_LEN);
+}
+
+static int other_names_check(struct api_call *c, const char *field, const json_t *v)
+{
+    return text_check(c, field, v, 0, NAME_MAX_LEN);
+}
+
+static int dob_check(struct api_call *c, const char *field, const json_t *v)
+{
+    struct date d;
+    bool year_only;
+    if (!json_is_string(v) || date_parse(json_string_value(v), &d, &year_only) != 0)
+        return api_fail(c, AE_INVALID_FIELD, field, "expected a date YYYY-MM-DD or YYYY");
+    return 0;
+}
+
+static int sex_check(struct api_call *c, const char *field, const json_t *v)
+{
+    for (int s = SEX_FEMALE; s <= SEX_INTERSEX; s++)
+        if (json_is_string(v) && strcmp(json_string_value(v), sex_name((enum sex)s)) == 0)
+            return 0;
+    return api_fail(c, AE_INVALID_FIELD, field, "expected female, male or intersex");
+}
+
+static int phone_check(struct api_call *c, const char *field, const json_t *v)
+{
+    const char *s = json_is_string(v) ? json_string_value(v) : "";
+    size_t digits = strspn(s + (*s == '+'), "0123456789");
+    if (*s != '+' || s[1 + digits] != '\0' || digits < 8 || digits > 15)
+        return api_fail(c, AE_INVALID_FIELD, field, "expected an E.164 number: + and 8-15 digits");
+    return 0;
+}
+
+static int email_check(struct api_call *c, const char *field, const json_t *v)
+{
+    if (text_check(c, field, v, 3, TEXT_MAX_LEN) != 0)
+        return -1;
+    if (!strchr(json_string_value(v), '@'))
+        return api_fail(c, AE_INVALID_FIELD, field, "expected an e-mail address");
+    return 0;
+}
+
+static bool docnum_ok(const char *s)
+{
+    size_t n = strlen(s);
+    return n >= 1 && n <= DOC_NUMBER_MAX_LEN &&
+           strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-/ ") == n;
+}
+
+static int document_check(struct api_call *c, const char *field, const json_t *v)
+{
+    char sub[64];
+    if (!json_is_object(v))
+        return api_fail(c, AE_INVALID_FIELD, field, "expected an object {type, number}");
+    const char *name;
+    json_t *m;
+    json_object_foreach((json_t *)v, name, m)
+    {
+        if (strcmp(name, "type") != 0 && strcmp(name, "number") != 0) {
+            snprintf(sub, sizeof sub, "%s.%s", field, api_safe_name(name) ? name : "");
+            return api_fail(c, AE_INVALID_FIELD, sub, "unknown member");
+        }
+    }
+    const json_t *type = json_object_get(v, "type"), *number = json_object_get(v, "number");
+    snprintf(sub, sizeof sub, "%s.type", field);
+    if (!json_is_string(type) || doc_type_from_name(json_string_value(type)) == DOC_UNSET)
+        return api_fail(c, AE_INVALID_FIELD, sub, "expected a document type (docs/record.md)");
+    snprintf(sub, sizeof sub, "%s.number", field);
+    if (!json_is_string(number) || !docnum_ok(json_string_value(number)))
+        return api_fail(c, AE_INVALID_FIELD, sub,
+                        "expected 1-%d letters, digits, '-', '/' or spaces", DOC_NUMBER_MAX_LEN);
+    return 0;
+}
+
+/* ---- comparisons ------------------------------------------------------------------------ */
+
+static int names_equal(const char *claimed, const char *recorded)
+{
+    char a[FOLD_MAX], b[FOLD_MAX];
+    name_fold(claimed, a, sizeof a, false);
+    name_fold(recorded, b, sizeof b, false);
+    return strcmp(a, b) == 0;
+}
+
+static int surname_match(struct api_call *c, const struct person *p, const json_t *v)
+{
+    (void)c;
+    return names_equal(json_string_value(v), p->surname);
+}
+
+static int first_name_match(struct api_call *c, const struct person *p, const json_t *v)
+{
+    (void)c;
+    return names_equal(json_string_value(v), p->first_name);
+}
+
+static int other_names_match(struct api_call *c, const struct person *p, const json_t *v)
+{
+    (void)c;
+    return names_equal(json_string_value(v), p->other_names);
+}
+
+static int dob_match(struct api_call *c, const struct person *p, const json_t *v)
+{
+    (void)c;
+    struct date d;
+    bool year_only = false;
+    date_parse(json_string_value(v), &d, &year_only);
+    return year_only == p->dob_year_only && date_cmp(&d, &p->dob) == 0;
+}
+
+static int sex_match(struct api_call *c, const struct person *p, const json_t *v)
+{
+    (void)c;
+    const char *recorded = sex_name(p->sex);
+    return recorded && strcmp(json_string_value(v), recorded) == 0;
+}
+
+static int phone_match(struct api_call *c, const struct person *p, const json_t *v)
+{
+    (void)c;
+    return p->phone[0] && strcmp(json_string_value(v), p->phone) == 0;
+}
+
+static int email_match(struct api_call *c, const struct person *p, const json_t *v)
+{
+    (void)c;
+    return p->email[0] && strcasecmp(json_string_value(v), p->email) == 0;
+}
+
+static int document_match(struct api_call *c, const struct person *p, const json_t *v)
+{
+    char holder[HN_LEN + 1];
+    struct reg_result res = {0};
+    int rc = reg_lookup_document(c->api->reg, json_string_value(json_object_get(v, "type")),
+                                 json_string_value(json_object_get(v, "number")), holder, &res);
+    if (rc == REG_ENOTFOUND)
+        return 0;
+    if (rc != REG_OK)
+        return api_reg_fail(c, &res);
+    return strcmp(holder, p->hn) == 0;
+}
+
+static const struct claim_rule claim_rules[] = {
+    {"surname", name_check, surname_match},
+    {"first_name", name_check, first_name_match},
+    {"other_names", other_names_check, other_names_match},
+    {"date_of_birth", dob_check, dob_match},
+    {"sex", sex_check, sex_match},
+    {"phone", phone_check, phone_match},
+    {"email", email_check, email_match},
+    {"document", document_check, document_match},
+};
+#define NRULES (sizeof claim_rules / sizeof *claim_rules)
+
+static const struct claim_rule *rule_for(const char *name)
+{
+    for (size_t i = 0; i < NRULES; i++)
+        if (strcmp(claim_rules[i].name, name) == 0)
+            return &claim_rules[i];
+    return NULL;
+}
+
+/* ---- the request ------------------------------------------------------------------------- */
+
+static const char *const verify_members[] = {"huduma_number", "claims", NULL};
+
+/* Checks the body's shape: a well-formed number and at least one well-formed claim. */
+static int read_request(struct api_call *c, const char **hn, const json_t **claims)
+{
+    if (api_body_only(c, verify_members) || api_body_string(c, "huduma_number", true, hn))
+        return -1;
+    if (!hn_is_well_formed(*hn))
+        return api_fail(c, AE_INVALID_FIELD, "huduma_number",
+                        "expected a Huduma Number (12 digits with a valid check digit)");
+    *claims = json_object_get(c->body, "claims");
+    if (!json_is_object(*claims) || json_object_size(*claims) == 0)
+        return api_fail(c, AE_INVALID_FIELD, "claims",
+                        "expected an object with at least one claim");
+    const char *name;
+    json_t *v;
+    json_object_foreach((json_t *)*claims, name, v)
+    {
+        char field[64];
+        const struct claim_rule *rule = rule_for(name);
+        snprintf(field, sizeof field, "claims%s%s", api_safe_name(name) ? "." : "",
+                 api_safe_name(name) ? name : "");
+        if (!rule)
+            return api_fail(c, AE_INVALID_FIELD, field, "unknown claim");
+        if (rule->check(c, field, v) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Compares every claim; *all is true when every one matched.  NULL when an error was sent. */
+static json_t *compare(struct api_call *c, const struct person *p, const json_t *claims, bool *all)
+{
+    json_t *out = json_object();
+    if (!out) {
+        api_fail(c, AE_INTERNAL_ERROR, NULL, "out of memory");
+        return NULL;
+    }
+    const char *name;
+    json_t *v;
+    *all = true;
+    json_object_foreach((json_t *)claims, name, v)
+    {
+        int m = rule_for(name)->match(c, p, v);
+        if (m < 0) {
+            json_decref(out);
+            return NULL;
+        }
+        if (json_object_set_new(out, name, json_boolean(m)) != 0) {
+            json_decref(out);
+            api_fail(c, AE_INTERNAL_ERROR, NULL, "out of memory");
+            return NULL;
+        }
+        *all &= m == 1;
+    }
+    return out;
+}
+
+static int transaction_id(char out[33])
+{
+    unsigned char b[16];
+    if (RAND_bytes(b, sizeof b) != 1)
+        return -1;
+    for (int i = 0; i < 16; i++)
+        snprintf(out + 2 * i, 3, "%02x", b[i]);
+    return 0;
+}
+
+void api_verify(struct api_call *c)
+{
+    const char *hn = NULL;
+    const json_t *claims = NULL;
+    if (read_request(c, &hn, &claims) != 0)
+        return;
+    struct person p;
+    struct reg_result res = {0};
+    int rc = reg_get(c->api->reg, hn, &p, &res);
+    if (rc == REG_ENOTFOUND) {
+        api_fail(c, AE_NOT_FOUND, "huduma_number", "no person has this number");
+        return;
+    }
+    if (rc != REG_OK) {
+        api_reg_fail(c, &res);
+        return;
+    }
+    bool all;
+    char txid[33];
+    json_t *results = compare(c, &p, claims, &all);
+    if (results && transaction_id(txid) != 0) {
+        json_decref(results);
+        results = NULL;
+        api_fail(c, AE_INTERNAL_ERROR, NULL, "no random transaction id could be drawn");
+    }
+    if (results)
+        api_reply(c, 200,
+                  json_pack("{s:s, s:s, s:b, s:o, s:s}", "transaction_id", txid, "huduma_number",
+                            p.hn, "match", all, "claims", results, "status",
+                            status_name(p.status)));
+    explicit_bzero(&p, sizeof p);
+}

@@ -1,0 +1,39 @@
+/*
+ * appliance/log.h - hudumad's structured log: one line per event on stderr,
+ * as key=value pairs that journald, grep and log shippers read alike:
+ *
+ *   ts=2026-01-05T08:00:00.123Z level=info msg="listening" addr=127.0.0.1:8443
+ *
+ * Callers pass the message and the extra pairs as a printf format.  Nothing
+ * personal is ever logged: no bodies, no names, no Huduma Numbers, no paths
+ * with numbers in them (requests are logged by route template).  Values that
+ * come from outside (OpenSSL errors, file names) go through log_clean() so a
+ * line stays one line and its quotes stay balanced.
+ */
+#ifndef HUDUMA_LOG_H
+#define HUDUMA_LOG_H
+
+#include <stddef.h>
+
+enum log_level { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR };
+
+void log_set_level(enum log_level level);
+enum log_level log_get_level(void);
+/* "debug", "info", "warn", "error" -> 0; -1 for anything else. */
+int log_level_parse(const char *text, enum log_level *out);
+const char *log_level_name(enum log_level level);
+
+/* Writes one line (a single write(2), so threads never interleave). */
+void log_event(enum log_level level, const char *msg, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#define log_debug(...) log_event(LOG_DEBUG, __VA_ARGS__)
+#define log_info(...) log_event(LOG_INFO, __VA_ARGS__)
+#define log_warn(...) log_event(LOG_WARN, __VA_ARGS__)
+#define log_error(...) log_event(LOG_ERROR, __VA_ARGS__)
+
+/* Copies `text` into `buf` fit to sit between double quotes: control
+ * characters become spaces, double quotes become single quotes.  Returns buf. */
+const char *log_clean(const char *text, char *buf, size_t len);
+
+#endif

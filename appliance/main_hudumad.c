@@ -1,0 +1,183 @@
+/*
+ * appliance/main_hudumad.c - `hudumad`, the appliance's daemon: the v1 API
+ * over HTTPS with mutual TLS (docs/configuration.md).
+ *
+ *   hudumad [--config FILE]        serve until SIGTERM or SIGINT, then drain
+ *   hudumad --check-config FILE    validate the file and its TLS files
+ *   hudumad --help
+ *
+ * Start-up order: no core dumps (the process holds keys and personal data),
+ * signals blocked before any thread exists, configuration, then the register,
+ * the agency registry, the metrics, the API and the server.  Everything is
+ * closed in the reverse order after the server has drained.
+ */
+#include "agency.h"
+#include "api.h"
+#include "config.h"
+#include "log.h"
+#include "metrics.h"
+#include "register.h"
+#include "server.h"
+#include "tls.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+static const char usage[] =
+    "usage: hudumad [--config FILE]\n"
+    "       hudumad --check-config FILE\n"
+    "       hudumad --help\n"
+    "\n"
+    "Serves the Huduma appliance's v1 API over HTTPS (TLS 1.3, client certificates\n"
+    "issued by the appliance's agency CA) until SIGTERM or SIGINT, then finishes the\n"
+    "requests in flight and exits 0.\n"
+    "\n"
+    "  --config FILE        the configuration (INI; every key and its default:\n"
+    "                       docs/configuration.md); without it, the defaults\n"
+    "  --check-config FILE  parse and validate FILE, check that the TLS certificate,\n"
+    "                       key and CA load and match; print \"configuration ok\" or\n"
+    "                       the errors, exit 0 or 1\n"
+    "  --help               this text\n";
+
+static void no_core_dumps(void)
+{
+    struct rlimit none = {0, 0};
+    prctl(PR_SET_DUMPABLE, 0);
+    setrlimit(RLIMIT_CORE, &none);
+}
+
+/* Each connection takes a slot of a ring's fixed file table, which counts
+ * against the open files limit: raise the soft limit to the hard one. */
+static void raise_open_files(void)
+{
+    struct rlimit lim;
+    if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+        lim.rlim_cur = lim.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &lim);
+    }
+}
+
+static int check_config(const char *path)
+{
+    struct config cfg;
+    struct config_errors errs;
+    if (config_load(path, &cfg, &errs) != 0) {
+        for (unsigned i = 0; i < errs.count && i < CONFIG_MAX_ERRORS; i++)
+            fprintf(stderr, "%s\n", errs.text[i]);
+        if (errs.count > CONFIG_MAX_ERRORS)
+            fprintf(stderr, "%s: %u more errors\n", path, errs.count - CONFIG_MAX_ERRORS);
+        return EXIT_FAILURE;
+    }
+    int rc = EXIT_SUCCESS;
+    struct stat st;
+    if (stat(cfg.register_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "%s: register_dir %s: not a directory\n", path, cfg.register_dir);
+        rc = EXIT_FAILURE;
+    }
+    char err[512];
+    SSL_CTX *ctx;
+    if (tls_context_new(&cfg, &ctx, err, sizeof err) != 0) {
+        fprintf(stderr, "%s: %s\n", path, err);
+        rc = EXIT_FAILURE;
+    } else {
+        SSL_CTX_free(ctx);
+    }
+    if (rc == EXIT_SUCCESS)
+        printf("configuration ok\n");
+    return rc;
+}
+
+static int load_config(const char *path, struct config *cfg)
+{
+    if (!path) {
+        config_defaults(cfg);
+        return 0;
+    }
+    struct config_errors errs;
+    if (config_load(path, cfg, &errs) == 0)
+        return 0;
+    char clean[CONFIG_ERROR_LEN];
+    for (unsigned i = 0; i < errs.count && i < CONFIG_MAX_ERRORS; i++)
+        log_error("invalid configuration", "error=\"%s\"",
+                  log_clean(errs.text[i], clean, sizeof clean));
+    return -1;
+}
+
+static int serve(const struct config *cfg)
+{
+    char err[512], clean[512];
+    struct reg *reg = NULL;
+    struct agencies *agencies = NULL;
+    struct metrics *metrics = NULL;
+    struct api *api = NULL;
+    struct server *srv = NULL;
+    int rc = EXIT_FAILURE;
+
+    struct reg_options opt = {.sync = true, .now = 0};
+    struct reg_result res = {0};
+    if (reg_open(cfg->register_dir, &opt, &reg, &res) != REG_OK) {
+        log_error("cannot open the register", "dir=\"%s\" error=\"%s\"",
+                  log_clean(cfg->register_dir, clean, sizeof clean), res.msg);
+        goto out;
+    }
+    if (agencies_open(cfg->register_dir, &agencies, err, sizeof err) != 0) {
+        log_error("cannot open the agency registry", "error=\"%s\"",
+                  log_clean(err, clean, sizeof clean));
+        goto out;
+    }
+    metrics = metrics_new();
+    if (!metrics || api_new(reg, metrics, &api) != 0) {
+        log_error("cannot start the API", NULL);
+        goto out;
+    }
+    if (server_new(cfg, reg, agencies, api, metrics, &srv, err, sizeof err) != 0 ||
+        server_run(srv, err, sizeof err) != 0) {
+        log_error("cannot serve", "error=\"%s\"", log_clean(err, clean, sizeof clean));
+        goto out;
+    }
+    rc = EXIT_SUCCESS;
+out:
+    server_free(srv);
+    if (api)
+        api_free(api);
+    metrics_free(metrics);
+    if (agencies)
+        agencies_close(agencies);
+    if (reg)
+        reg_close(reg);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    no_core_dumps();
+    if (server_block_signals() != 0) {
+        fprintf(stderr, "hudumad: cannot block signals\n");
+        return EXIT_FAILURE;
+    }
+    const char *config_path = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(usage, stdout);
+            return EXIT_SUCCESS;
+        }
+        if (strcmp(argv[i], "--check-config") == 0 && i + 1 < argc && argc == 3)
+            return check_config(argv[i + 1]);
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc && !config_path) {
+            config_path = argv[++i];
+            continue;
+        }
+        fprintf(stderr, "hudumad: unexpected argument \"%s\"\n%s", argv[i], usage);
+        return EXIT_FAILURE;
+    }
+    struct config cfg;
+    if (load_config(config_path, &cfg) != 0)
+        return EXIT_FAILURE;
+    log_set_level(cfg.log_level);
+    raise_open_files();
+    return serve(&cfg);
+}

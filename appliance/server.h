@@ -1,0 +1,186 @@
+/*
+ * appliance/server.h - private to hudumad's network front end: the server
+ * (server.c), its io_uring event loops (ring.c), their connections (conn.c)
+ * and the HTTP/1.1 parser glue (httpconn.c).
+ *
+ * Shape: one ring per thread, each with its own SO_REUSEPORT listener, its
+ * own registered (fixed) file table for the connections it accepts, its own
+ * provided-buffer ring for received bytes, one periodic timeout that sweeps
+ * its connections' deadlines, and an eventfd through which the worker pool
+ * and the main thread wake it.  A connection lives on the ring that accepted
+ * it and is touched only by that ring's thread, except for the one request a
+ * worker may be running for it (its `job`), which the worker hands back
+ * through the ring's completion list.
+ */
+#ifndef HUDUMA_SERVER_H
+#define HUDUMA_SERVER_H
+
+#include "agency.h"
+#include "config.h"
+#include "http.h"
+
+#include <liburing.h>
+#include <openssl/ssl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct reg;
+struct api;
+struct metrics;
+struct agencies;
+
+/* ---- the HTTP/1.1 parser glue (httpconn.c) ------------------------------------ */
+
+struct http_limits {
+    size_t max_header_bytes; /* request target + header names and values; 431 */
+    unsigned max_headers;    /* 431 */
+    size_t max_body_bytes;   /* 413 */
+};
+
+enum http_step {
+    HTTP_STEP_MORE,    /* everything given was consumed; feed more */
+    HTTP_STEP_REQUEST, /* a request is complete: httpconn_request(), then httpconn_next() */
+    HTTP_STEP_ERROR,   /* answer httpconn_error_status() with Connection: close */
+};
+
+struct httpconn;
+
+struct httpconn *httpconn_new(const struct http_limits *limits);
+void httpconn_free(struct httpconn *h);
+/* Parses up to len bytes and stops after each complete request; *used gets
+ * the bytes consumed (the rest belongs to the next request). */
+enum http_step httpconn_feed(struct httpconn *h, const char *data, size_t len, size_t *used);
+const struct http_request *httpconn_request(const struct httpconn *h);
+/* 400, 413, 414 or 431, and a stable code ("malformed_request", ...). */
+int httpconn_error_status(const struct httpconn *h);
+const char *httpconn_error_code(const struct httpconn *h);
+/* True once the first byte of a request was parsed, until httpconn_next(). */
+bool httpconn_in_request(const struct httpconn *h);
+/* True once, when the headers asked for "Expect: 100-continue" and the body
+ * is still to come. */
+bool httpconn_take_continue(struct httpconn *h);
+/* Forgets (and wipes) the current request and resumes parsing. */
+void httpconn_next(struct httpconn *h);
+
+/* ---- the server (server.c) ------------------------------------------------------- */
+
+struct job {
+    struct job *next;
+    struct ring *ring; /* where the answer goes back */
+    struct conn *conn;
+    const struct agency *agency;
+    const struct http_request *req;
+    struct http_response resp;
+};
+
+struct workpool;
+struct ring;
+
+struct server {
+    const struct config *cfg;
+    struct http_limits limits;
+    SSL_CTX *tls;
+    struct reg *reg;
+    struct agencies *agencies;
+    struct api *api;
+    struct metrics *metrics;
+    unsigned nrings;
+    struct ring **rings;
+    struct workpool *pool;
+    atomic_int connections;    /* open connections, all rings */
+    atomic_uint next_conn_id;
+    atomic_bool stopping;
+};
+
+/* Blocks SIGTERM and SIGINT in the calling thread and every thread it starts
+ * later; call it first in main(), before any library starts a thread. */
+int server_block_signals(void);
+int server_new(const struct config *cfg, struct reg *reg, struct agencies *agencies,
+               struct api *api, struct metrics *metrics, struct server **out, char *err,
+               size_t errlen);
+/* Starts the rings and the workers, serves until SIGTERM or SIGINT, drains,
+ * and returns 0; -1 with err when it could not start. */
+int server_run(struct server *s, char *err, size_t errlen);
+void server_free(struct server *s);
+/* Queues a blocking request on the worker pool (ring thread). */
+void server_submit(struct server *s, struct job *job);
+
+/* ---- one event loop (ring.c) ------------------------------------------------------ */
+
+enum ring_op { OP_ACCEPT = 1, OP_RECV, OP_SEND, OP_WAKE, OP_TICK, OP_IGNORE };
+
+/* user_data of an SQE: a pointer (16-byte aligned) with the operation in its low bits */
+#define RING_TAG(ptr, op) ((uint64_t)(uintptr_t)(ptr) | (uint64_t)(op))
+#define RING_TAG_OP(ud) ((unsigned)((ud)&15u))
+#define RING_TAG_PTR(ud) ((void *)(uintptr_t)((ud) & ~(uint64_t)15u))
+
+#define RING_BUF_GROUP 0
+#define RING_BUF_COUNT 256
+#define RING_BUF_SIZE (16 * 1024)
+
+struct ring {
+    struct server *srv;
+    unsigned index;
+    pthread_t thread;
+    struct io_uring uring;
+    bool uring_ready;
+    int listen_fd;
+    int wake_fd; /* eventfd: worker completions, stop */
+    uint64_t wake_value;
+    struct io_uring_buf_ring *bufs_ring;
+    size_t bufs_ring_size;
+    char *bufs;
+    unsigned file_slots;
+    struct __kernel_timespec tick;
+    uint64_t now_ms; /* CLOCK_MONOTONIC, read once per batch of completions */
+
+    struct conn *conns; /* every live connection of this ring */
+    unsigned nconns;
+    bool accept_armed, accept_wanted;
+    bool draining;
+    uint64_t drain_deadline_ms;
+    uint64_t limit_logged_ms;
+
+    pthread_mutex_t done_lock; /* worker -> ring: finished jobs */
+    struct job *done_head, *done_tail;
+
+    /* start-up hand-shake with server_run() */
+    pthread_mutex_t start_lock;
+    pthread_cond_t start_cond;
+    int start_state; /* 0 starting, 1 running, -1 failed */
+    char start_error[256];
+};
+
+int ring_new(struct server *srv, unsigned index, struct ring **out, char *err, size_t errlen);
+void ring_free(struct ring *r);
+void *ring_main(void *arg);
+/* Any thread: makes the ring look at its completion list and the stop flag. */
+void ring_wake(struct ring *r);
+/* Worker thread: hands a finished job back to the ring that owns its connection. */
+void ring_job_done(struct ring *r, struct job *job);
+/* Ring thread: a free SQE (submits to make room when the queue is full). */
+struct io_uring_sqe *ring_sqe(struct ring *r);
+char *ring_buffer(struct ring *r, unsigned id);
+void ring_buffer_recycle(struct ring *r, unsigned id);
+void ring_close_slot(struct ring *r, unsigned slot);
+
+/* ---- one connection (conn.c) --------------------------------------------------- */
+
+struct conn;
+
+/* A connection was accepted into fixed file `slot`. */
+void conn_accepted(struct ring *r, unsigned slot);
+void conn_on_recv(struct conn *c, int res, unsigned flags);
+void conn_on_send(struct conn *c, int res);
+void conn_on_job_done(struct conn *c);
+/* The periodic sweep: enforces this connection's deadlines. */
+void conn_sweep(struct conn *c);
+/* Shutdown began: idle connections close now, busy ones after their response. */
+void conn_drain(struct conn *c);
+/* The drain timeout passed: close at once. */
+void conn_abort(struct conn *c);
+struct conn *conn_next(const struct conn *c);
+
+#endif

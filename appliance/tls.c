@@ -1,0 +1,160 @@
+/*
+ * appliance/tls.c - the TLS context of hudumad (see tls.h).
+ *
+ * TLS 1.3 only; the client must present a certificate that chains to the
+ * appliance's agency CA and to nothing else (the CA file is the whole trust
+ * store, and the names sent in the CertificateRequest).  No session tickets
+ * and no session cache: every connection is a full handshake, so every
+ * connection is checked against the agency registry (a revocation takes
+ * effect at the next connection).  Connections run OpenSSL over memory BIOs
+ * (conn.c); the kernel TLS probe only tells the operator whether the kernel
+ * could carry the record layer.
+ */
+#include "tls.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#ifndef TCP_ULP
+#define TCP_ULP 31
+#endif
+
+const char *tls_error_text(char *buf, size_t len)
+{
+    unsigned long e, last = 0;
+    while ((e = ERR_get_error()) != 0)
+        last = e;
+    if (len == 0)
+        return buf;
+    buf[0] = '\0';
+    if (last)
+        ERR_error_string_n(last, buf, len);
+    return buf;
+}
+
+static int refuse(char *err, size_t errlen, const char *what, const char *path, const char *why)
+{
+    char ssl[200];
+    tls_error_text(ssl, sizeof ssl);
+    snprintf(err, errlen, "tls %s %s: %s%s%s", what, path, why, ssl[0] ? ": " : "", ssl);
+    return -1;
+}
+
+static int readable(const char *what, const char *path, char *err, size_t errlen)
+{
+    if (access(path, R_OK) == 0)
+        return 0;
+    snprintf(err, errlen, "tls %s %s: cannot read: %s", what, path, strerror(errno));
+    return -1;
+}
+
+static int check_validity(SSL_CTX *ctx, const char *path, char *err, size_t errlen)
+{
+    X509 *cert = SSL_CTX_get0_certificate(ctx);
+    if (!cert)
+        return refuse(err, errlen, "cert", path, "no certificate");
+    if (X509_cmp_current_time(X509_get0_notBefore(cert)) > 0)
+        return refuse(err, errlen, "cert", path, "not valid yet");
+    if (X509_cmp_current_time(X509_get0_notAfter(cert)) < 0)
+        return refuse(err, errlen, "cert", path, "expired");
+    return 0;
+}
+
+static int configure(SSL_CTX *ctx, const struct config *cfg, char *err, size_t errlen)
+{
+    if (!SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) ||
+        !SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION))
+        return refuse(err, errlen, "context", "", "TLS 1.3 is not available");
+    if (SSL_CTX_use_certificate_chain_file(ctx, cfg->tls_cert) != 1)
+        return refuse(err, errlen, "cert", cfg->tls_cert, "not a PEM certificate");
+    if (SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_key, SSL_FILETYPE_PEM) != 1)
+        return refuse(err, errlen, "key", cfg->tls_key, "not a PEM private key");
+    if (SSL_CTX_check_private_key(ctx) != 1)
+        return refuse(err, errlen, "key", cfg->tls_key, "does not match the certificate");
+    if (check_validity(ctx, cfg->tls_cert, err, errlen) != 0)
+        return -1;
+    if (SSL_CTX_load_verify_locations(ctx, cfg->tls_ca, NULL) != 1)
+        return refuse(err, errlen, "ca", cfg->tls_ca, "not a PEM certificate");
+    STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(cfg->tls_ca);
+    if (!names)
+        return refuse(err, errlen, "ca", cfg->tls_ca, "no certificate in it");
+    SSL_CTX_set_client_CA_list(ctx, names);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+    SSL_CTX_set_verify_depth(ctx, 2);
+    SSL_CTX_set_purpose(ctx, X509_PURPOSE_SSL_CLIENT);
+    SSL_CTX_set_num_tickets(ctx, 0);
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION);
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+    return 0;
+}
+
+int tls_context_new(const struct config *cfg, SSL_CTX **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    ERR_clear_error();
+    if (readable("cert", cfg->tls_cert, err, errlen) || readable("key", cfg->tls_key, err, errlen) ||
+        readable("ca", cfg->tls_ca, err, errlen))
+        return -1;
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (!ctx)
+        return refuse(err, errlen, "context", "", "cannot be created");
+    if (configure(ctx, cfg, err, errlen) != 0) {
+        SSL_CTX_free(ctx);
+        return -1;
+    }
+    *out = ctx;
+    return 0;
+}
+
+bool tls_peer_serial(SSL *ssl, char *out, size_t len)
+{
+    X509 *peer = SSL_get0_peer_certificate(ssl);
+    if (!peer)
+        return false;
+    BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(peer), NULL);
+    char *hex = bn ? BN_bn2hex(bn) : NULL;
+    bool ok = hex && strlen(hex) < len;
+    if (ok)
+        strcpy(out, hex);
+    OPENSSL_free(hex);
+    BN_free(bn);
+    return ok;
+}
+
+bool tls_kernel_available(char *why, size_t len)
+{
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t addr_len = sizeof addr;
+    int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int client = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int server = -1;
+    bool ok = false;
+    if (listener < 0 || client < 0 || bind(listener, (struct sockaddr *)&addr, sizeof addr) ||
+        listen(listener, 1) || getsockname(listener, (struct sockaddr *)&addr, &addr_len) ||
+        connect(client, (struct sockaddr *)&addr, sizeof addr) ||
+        (server = accept4(listener, NULL, NULL, SOCK_CLOEXEC)) < 0) {
+        snprintf(why, len, "loopback probe failed: %s", strerror(errno));
+    } else if (setsockopt(server, SOL_TCP, TCP_ULP, "tls", 4) != 0) {
+        snprintf(why, len, "%s", errno == ENOENT || errno == ENOPROTOOPT
+                                     ? "the kernel has no TLS upper-layer protocol"
+                                     : strerror(errno));
+    } else {
+        ok = true;
+    }
+    if (server >= 0)
+        close(server);
+    if (client >= 0)
+        close(client);
+    if (listener >= 0)
+        close(listener);
+    return ok;
+}

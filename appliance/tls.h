@@ -1,0 +1,31 @@
+/*
+ * appliance/tls.h - hudumad's TLS: the server context (TLS 1.3 only, mutual
+ * TLS against the agency CA), the peer certificate's serial, and whether the
+ * kernel could take over the record layer (kernel TLS).
+ */
+#ifndef HUDUMA_TLS_H
+#define HUDUMA_TLS_H
+
+#include "config.h"
+
+#include <openssl/ssl.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Loads cert, key and CA of the configuration and checks that they can be
+ * used: readable, PEM, the key matches the certificate, the certificate is
+ * within its validity period.  Returns 0, or -1 with err. */
+int tls_context_new(const struct config *cfg, SSL_CTX **out, char *err, size_t errlen);
+
+/* The serial of the peer's certificate in upper-case hex (BN_bn2hex); false
+ * when there is no certificate or it does not fit. */
+bool tls_peer_serial(SSL *ssl, char *out, size_t len);
+
+/* Drains this thread's OpenSSL error queue into buf (one line, may be ""). */
+const char *tls_error_text(char *buf, size_t len);
+
+/* Tries the kernel's TLS upper-layer protocol on a loopback connection.
+ * True when the kernel offers it; false with the reason otherwise. */
+bool tls_kernel_available(char *why, size_t len);
+
+#endif
