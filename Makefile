@@ -39,6 +39,7 @@ FUZZERS := $(patsubst tests/fuzz/%.c,build/fuzz/bin/%,$(wildcard tests/fuzz/fuzz
 LIBS := $(B)/libappliance.a $(B)/libstorage.a $(B)/libkeys.a
 HEADERS := $(wildcard */*.h)
 
+.SECONDARY:
 .PHONY: all deps build run test unit benches bench fuzz fmt clean
 all: build
 

@@ -172,8 +172,7 @@ static char *read_line(char *buf, int size, void *stream)
         }
         char name[64];
         size_t n = (size_t)(close - buf - 1);
-        snprintf(name, sizeof name, "%.*s", (int)(n < sizeof name ? n : sizeof name - 1),
-                 buf + 1);
+        snprintf(name, sizeof name, "%.*s", (int)(n < sizeof name ? n : sizeof name - 1), buf + 1);
         p->skipping = !section_known(name);
         if (p->skipping)
             fault(p, p->line, NULL, "[%s]: unknown section (expected server, tls, limits, log)",
@@ -300,11 +299,10 @@ static void derive_paths(struct parse *p)
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
         if (paths[i].field[0])
             continue;
-        int n = snprintf(paths[i].field, CONFIG_PATH_MAX, "%s/%s", p->cfg->register_dir,
-                         paths[i].tail);
+        int n =
+            snprintf(paths[i].field, CONFIG_PATH_MAX, "%s/%s", p->cfg->register_dir, paths[i].tail);
         if (n < 0 || n >= CONFIG_PATH_MAX)
-            fault(p, 0, NULL, "%s: register_dir too long to derive the default path",
-                  paths[i].key);
+            fault(p, 0, NULL, "%s: register_dir too long to derive the default path", paths[i].key);
     }
 }
 

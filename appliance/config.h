@@ -23,10 +23,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define CONFIG_PATH_MAX 256
-#define CONFIG_ADDR_MAX 64
+#define CONFIG_PATH_MAX   256
+#define CONFIG_ADDR_MAX   64
 #define CONFIG_MAX_ERRORS 32
-#define CONFIG_ERROR_LEN 320
+#define CONFIG_ERROR_LEN  320
 
 struct config {
     /* [server] */
@@ -53,7 +53,7 @@ struct config {
 };
 
 struct config_errors {
-    unsigned count;   /* may exceed CONFIG_MAX_ERRORS; only that many are kept */
+    unsigned count; /* may exceed CONFIG_MAX_ERRORS; only that many are kept */
     char text[CONFIG_MAX_ERRORS][CONFIG_ERROR_LEN];
 };
 

@@ -37,10 +37,10 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#define CONN_IN_SIZE (16 * 1024)
-#define OUT_CHUNK_MAX (256 * 1024)
+#define CONN_IN_SIZE      (16 * 1024)
+#define OUT_CHUNK_MAX     (256 * 1024)
 #define OUTPUT_HIGH_WATER (256 * 1024)
-#define LINGER_MS 2000
+#define LINGER_MS         2000
 #define AGENCY_RECHECK_MS 1000
 
 enum conn_state { CONN_HANDSHAKE, CONN_OPEN, CONN_CLOSING, CONN_LINGER, CONN_DEAD };
@@ -285,8 +285,7 @@ static void conn_write(struct conn *c, const void *data, size_t len)
     ERR_clear_error();
     if (SSL_write(c->ssl, data, (int)len) <= 0) {
         char why[200];
-        log_warn("tls write failed", "conn=%u err=\"%s\"", c->id,
-                 tls_error_text(why, sizeof why));
+        log_warn("tls write failed", "conn=%u err=\"%s\"", c->id, tls_error_text(why, sizeof why));
         conn_close_now(c);
     }
 }
@@ -340,8 +339,13 @@ static const char *route_template(const char *path, char *out, size_t len)
             plain = (ch >= 'a' && ch <= 'z') || ch == '-' || ch == '_';
         }
         plain = plain || version;
-        int w = snprintf(out + j, len - j, "/%.*s", n == 0 ? 0 : plain ? (int)n : 4,
-                         n == 0 ? "" : plain ? seg : "{id}");
+        int w = snprintf(out + j, len - j, "/%.*s",
+                         n == 0  ? 0
+                         : plain ? (int)n
+                                 : 4,
+                         n == 0  ? ""
+                         : plain ? seg
+                                 : "{id}");
         if (w < 0 || (size_t)w >= len - j)
             break;
         j += (size_t)w;
@@ -666,6 +670,7 @@ void conn_on_recv(struct conn *c, int res, unsigned flags)
         return;
     }
     if (res == -ENOBUFS) { /* every buffer was in use: receive again */
+        log_debug("receive buffers exhausted; receiving again", "conn=%u", c->id);
         if (!c->recv_armed)
             arm_recv(c);
         return;

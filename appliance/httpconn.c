@@ -193,8 +193,8 @@ static int on_headers_complete(http_parser *p)
     struct httpconn *h = p->data;
     for (unsigned i = 0; i < h->req.nheaders; i++) { /* trailing white space is not the value */
         struct http_header *hd = &h->req.headers[i];
-        while (hd->value_len && (hd->value[hd->value_len - 1] == ' ' ||
-                                 hd->value[hd->value_len - 1] == '\t'))
+        while (hd->value_len &&
+               (hd->value[hd->value_len - 1] == ' ' || hd->value[hd->value_len - 1] == '\t'))
             hd->value_len--;
     }
     if (split_target(h) != 0)
@@ -203,8 +203,7 @@ static int on_headers_complete(http_parser *p)
     h->req.keep_alive = http_should_keep_alive(p) != 0;
     if (p->method == HTTP_CONNECT)
         return fail(h, 400, "malformed_request");
-    if (p->content_length != UINT64_MAX && p->content_length > 0 &&
-        !(p->flags & F_CHUNKED)) {
+    if (p->content_length != UINT64_MAX && p->content_length > 0 && !(p->flags & F_CHUNKED)) {
         if (p->content_length > h->limits.max_body_bytes)
             return fail(h, 413, "body_too_large");
         if (!body_reserve(h, (size_t)p->content_length + 1))

@@ -185,7 +185,13 @@ static int correct_txn(struct reg *r, struct store_txn *tx, void *ctx, struct re
         rc = write_version(r, tx, next, "correction", c->note, res);
     if (rc == REG_OK)
         c->version = next->version;
+    if (bio)
+        explicit_bzero(bio, sizeof *bio);
     free(bio);
+    if (cur)
+        explicit_bzero(cur, sizeof *cur);
+    if (next)
+        explicit_bzero(next, sizeof *next);
     free(cur);
     free(next);
     return rc;

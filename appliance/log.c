@@ -79,11 +79,10 @@ void log_event(enum log_level level, const char *msg, const char *fmt, ...)
     clock_gettime(CLOCK_REALTIME, &now);
     gmtime_r(&now.tv_sec, &tm);
     char cleaned[256];
-    int n = snprintf(line, sizeof line,
-                     "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s msg=\"%s\"",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, now.tv_nsec / 1000000, log_level_name(level),
-                     log_clean(msg, cleaned, sizeof cleaned));
+    int n = snprintf(
+        line, sizeof line, "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s msg=\"%s\"",
+        tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+        now.tv_nsec / 1000000, log_level_name(level), log_clean(msg, cleaned, sizeof cleaned));
     if (n < 0)
         return;
     size_t used = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;

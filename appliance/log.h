@@ -28,8 +28,8 @@ void log_event(enum log_level level, const char *msg, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 #define log_debug(...) log_event(LOG_DEBUG, __VA_ARGS__)
-#define log_info(...) log_event(LOG_INFO, __VA_ARGS__)
-#define log_warn(...) log_event(LOG_WARN, __VA_ARGS__)
+#define log_info(...)  log_event(LOG_INFO, __VA_ARGS__)
+#define log_warn(...)  log_event(LOG_WARN, __VA_ARGS__)
 #define log_error(...) log_event(LOG_ERROR, __VA_ARGS__)
 
 /* Copies `text` into `buf` fit to sit between double quotes: control

@@ -20,13 +20,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_ROUTES 64
+#define MAX_ROUTES   64
 #define MAX_STATUSES 16
-#define ROUTE_LEN 96
+#define ROUTE_LEN    96
 
-static const double bucket_bounds[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
-                                       0.025,  0.05,    0.1,    0.25,  0.5,    1,     2.5,
-                                       5,      10};
+static const double bucket_bounds[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                       0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
 #define NBUCKETS (sizeof bucket_bounds / sizeof bucket_bounds[0])
 
 struct status_count {

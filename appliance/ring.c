@@ -35,8 +35,8 @@
 
 #define RING_SQ_ENTRIES 1024
 #define RING_CQ_ENTRIES 8192
-#define RING_TICK_MS 250
-#define LISTEN_BACKLOG 4096
+#define RING_TICK_MS    250
+#define LISTEN_BACKLOG  4096
 
 static uint64_t monotonic_ms(void)
 {
@@ -169,10 +169,17 @@ static int init_uring(struct ring *r, char *err, size_t errlen)
             setting[strcspn(setting, "\n")] = '\0';
             fclose(f);
         }
-        snprintf(err, errlen,
-                 "io_uring is disabled on this machine (kernel.io_uring_disabled = %s, %s); "
-                 "hudumad needs it: set the sysctl kernel.io_uring_disabled to 0",
-                 setting, strerror(-rc));
+        if (strcmp(setting, "0") == 0)
+            snprintf(err, errlen,
+                     "io_uring is not permitted to this process (%s), though "
+                     "kernel.io_uring_disabled is 0: a seccomp or container policy blocks it; "
+                     "hudumad needs io_uring",
+                     strerror(-rc));
+        else
+            snprintf(err, errlen,
+                     "io_uring is disabled on this machine (kernel.io_uring_disabled = %s, %s); "
+                     "hudumad needs it: set the sysctl kernel.io_uring_disabled to 0",
+                     setting, strerror(-rc));
         return -1;
     }
     if (rc < 0) {
@@ -183,8 +190,8 @@ static int init_uring(struct ring *r, char *err, size_t errlen)
     if (p.flags & IORING_SETUP_DEFER_TASKRUN)
         log_debug("ring ready", "ring=%u setup=single_issuer,defer_taskrun", r->index);
     else
-        log_info("ring ready without single_issuer,defer_taskrun (kernel refused them)",
-                 "ring=%u", r->index);
+        log_info("ring ready without single_issuer,defer_taskrun (kernel refused them)", "ring=%u",
+                 r->index);
     io_uring_register_ring_fd(&r->uring); /* an optimisation only: failure is fine */
     rc = io_uring_register_files_sparse(&r->uring, r->file_slots);
     if (rc < 0) {
@@ -198,8 +205,8 @@ static int init_uring(struct ring *r, char *err, size_t errlen)
 static int init_buffers(struct ring *r, char *err, size_t errlen)
 {
     r->bufs_ring_size = RING_BUF_COUNT * sizeof(struct io_uring_buf);
-    void *mem = mmap(NULL, r->bufs_ring_size, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void *mem =
+        mmap(NULL, r->bufs_ring_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     void *bufs = mmap(NULL, (size_t)RING_BUF_COUNT * RING_BUF_SIZE, PROT_READ | PROT_WRITE,
                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (mem == MAP_FAILED || bufs == MAP_FAILED) {

@@ -161,8 +161,8 @@ int server_new(const struct config *cfg, struct reg *reg, struct agencies *agenc
     if (tls_kernel_available(why, sizeof why))
         log_info("kernel TLS available; TLS in user space over memory buffers", NULL);
     else
-        log_info("kernel TLS unavailable; TLS in user space over memory buffers",
-                 "reason=\"%s\"", why);
+        log_info("kernel TLS unavailable; TLS in user space over memory buffers", "reason=\"%s\"",
+                 why);
     for (unsigned i = 0; i < s->nrings; i++) {
         if (ring_new(s, i, &s->rings[i], err, errlen) != 0) {
             server_free(s);

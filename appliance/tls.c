@@ -17,6 +17,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
 #include <string.h>
@@ -68,6 +69,24 @@ static int check_validity(SSL_CTX *ctx, const char *path, char *err, size_t errl
     return 0;
 }
 
+/* The key is read on its own, so that "not a key" and "not this certificate's
+ * key" are told apart. */
+static int use_key(SSL_CTX *ctx, const char *path, char *err, size_t errlen)
+{
+    BIO *in = BIO_new_file(path, "r");
+    EVP_PKEY *key = in ? PEM_read_bio_PrivateKey(in, NULL, NULL, NULL) : NULL;
+    BIO_free(in);
+    if (!key)
+        return refuse(err, errlen, "key", path, "not a PEM private key");
+    int rc = 0;
+    if (X509_check_private_key(SSL_CTX_get0_certificate(ctx), key) != 1)
+        rc = refuse(err, errlen, "key", path, "does not match the certificate");
+    else if (SSL_CTX_use_PrivateKey(ctx, key) != 1 || SSL_CTX_check_private_key(ctx) != 1)
+        rc = refuse(err, errlen, "key", path, "cannot be used");
+    EVP_PKEY_free(key);
+    return rc;
+}
+
 static int configure(SSL_CTX *ctx, const struct config *cfg, char *err, size_t errlen)
 {
     if (!SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) ||
@@ -75,10 +94,8 @@ static int configure(SSL_CTX *ctx, const struct config *cfg, char *err, size_t e
         return refuse(err, errlen, "context", "", "TLS 1.3 is not available");
     if (SSL_CTX_use_certificate_chain_file(ctx, cfg->tls_cert) != 1)
         return refuse(err, errlen, "cert", cfg->tls_cert, "not a PEM certificate");
-    if (SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_key, SSL_FILETYPE_PEM) != 1)
-        return refuse(err, errlen, "key", cfg->tls_key, "not a PEM private key");
-    if (SSL_CTX_check_private_key(ctx) != 1)
-        return refuse(err, errlen, "key", cfg->tls_key, "does not match the certificate");
+    if (use_key(ctx, cfg->tls_key, err, errlen) != 0)
+        return -1;
     if (check_validity(ctx, cfg->tls_cert, err, errlen) != 0)
         return -1;
     if (SSL_CTX_load_verify_locations(ctx, cfg->tls_ca, NULL) != 1)
@@ -101,8 +118,8 @@ int tls_context_new(const struct config *cfg, SSL_CTX **out, char *err, size_t e
 {
     *out = NULL;
     ERR_clear_error();
-    if (readable("cert", cfg->tls_cert, err, errlen) || readable("key", cfg->tls_key, err, errlen) ||
-        readable("ca", cfg->tls_ca, err, errlen))
+    if (readable("cert", cfg->tls_cert, err, errlen) ||
+        readable("key", cfg->tls_key, err, errlen) || readable("ca", cfg->tls_ca, err, errlen))
         return -1;
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
     if (!ctx)
@@ -144,9 +161,10 @@ bool tls_kernel_available(char *why, size_t len)
         (server = accept4(listener, NULL, NULL, SOCK_CLOEXEC)) < 0) {
         snprintf(why, len, "loopback probe failed: %s", strerror(errno));
     } else if (setsockopt(server, SOL_TCP, TCP_ULP, "tls", 4) != 0) {
-        snprintf(why, len, "%s", errno == ENOENT || errno == ENOPROTOOPT
-                                     ? "the kernel has no TLS upper-layer protocol"
-                                     : strerror(errno));
+        snprintf(why, len, "%s",
+                 errno == ENOENT || errno == ENOPROTOOPT
+                     ? "the kernel has no TLS upper-layer protocol"
+                     : strerror(errno));
     } else {
         ok = true;
     }

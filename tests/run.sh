@@ -29,8 +29,9 @@ for t in "$SAN"/tests/test_*; do
     "$t" >"$log" 2>&1
     rc=$?
     cat "$log"
-    p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test(s)\./\1/p' "$log" | tail -n 1)
-    f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test(s), listed below:/\1/p' "$log" | tail -n 1)
+    # a binary may run several cmocka groups: add up every group's summary
+    p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test(s)\./\1/p' "$log" | awk '{ n += $1 } END { if (NR) print n }')
+    f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test(s), listed below:/\1/p' "$log" | awk '{ n += $1 } END { if (NR) print n }')
     passed=$((passed + ${p:-0}))
     if [ -n "$f" ]; then
         failed=$((failed + f)); failures="$failures $(basename "$t")"

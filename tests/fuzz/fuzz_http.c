@@ -76,7 +76,8 @@ static void run(const uint8_t *data, size_t size, size_t piece, const struct htt
         size_t off = 0;
         for (;;) {
             size_t used;
-            enum http_step step = httpconn_feed(h, (const char *)data + from + off, len - off, &used);
+            enum http_step step =
+                httpconn_feed(h, (const char *)data + from + off, len - off, &used);
             check(used <= len - off);
             off += used;
             if (step == HTTP_STEP_REQUEST) {

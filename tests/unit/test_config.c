@@ -24,10 +24,22 @@
 #include "appliance/config.h"
 
 static const char *const every_key[] = {
-    "listen",          "port",          "threads",          "workers",
-    "register_dir",    "cert",          "key",              "ca",
-    "max_connections", "max_header_bytes", "max_headers",    "max_body_bytes",
-    "idle_timeout_ms", "request_timeout_ms", "handshake_timeout_ms", "drain_timeout_ms",
+    "listen",
+    "port",
+    "threads",
+    "workers",
+    "register_dir",
+    "cert",
+    "key",
+    "ca",
+    "max_connections",
+    "max_header_bytes",
+    "max_headers",
+    "max_body_bytes",
+    "idle_timeout_ms",
+    "request_timeout_ms",
+    "handshake_timeout_ms",
+    "drain_timeout_ms",
     "level",
 };
 
@@ -131,7 +143,7 @@ static void test_values(void **state)
     assert_string_equal(c.register_dir, "/srv/huduma");
     assert_string_equal(c.tls_cert, "/srv/huduma/tls/server.crt"); /* derived */
     assert_string_equal(c.tls_key, "/srv/huduma/tls/server.key");
-    assert_string_equal(c.tls_ca, "/etc/huduma/agency ca.crt");   /* given */
+    assert_string_equal(c.tls_ca, "/etc/huduma/agency ca.crt"); /* given */
     assert_int_equal(c.max_connections, 65536);
     assert_int_equal(c.max_header_bytes, 1024);
     assert_int_equal(c.max_headers, 1);
@@ -255,14 +267,10 @@ static void test_example_round_trip(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),
-        cmocka_unit_test(test_values),
-        cmocka_unit_test(test_unknown_names),
-        cmocka_unit_test(test_bad_values),
-        cmocka_unit_test(test_not_ini),
-        cmocka_unit_test(test_every_fault_reported),
-        cmocka_unit_test(test_missing_file),
-        cmocka_unit_test(test_example_round_trip),
+        cmocka_unit_test(test_defaults),      cmocka_unit_test(test_values),
+        cmocka_unit_test(test_unknown_names), cmocka_unit_test(test_bad_values),
+        cmocka_unit_test(test_not_ini),       cmocka_unit_test(test_every_fault_reported),
+        cmocka_unit_test(test_missing_file),  cmocka_unit_test(test_example_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -123,27 +123,26 @@ static void assert_same(const struct run *a, const struct run *b)
     }
 }
 
-static const char pipeline[] =
-    "GET /v1/persons/571829116142?fields=names HTTP/1.1\r\n"
-    "Host: localhost\r\n"
-    "X-Purpose: kyc\r\n"
-    "\r\n"
-    "POST /v1/verify HTTP/1.1\r\n"
-    "Host: localhost\r\n"
-    "Content-Type: application/json\r\n"
-    "Content-Length: 27\r\n"
-    "\r\n"
-    "{\"hn\":\"571829116142\",\"x\":1}"
-    "POST /v1/enrolments HTTP/1.1\r\n"
-    "Transfer-Encoding: chunked\r\n"
-    "\r\n"
-    "4\r\n{\"a\"\r\n"
-    "3;ext=1\r\n:1}\r\n"
-    "0\r\n"
-    "X-Trailer: t\r\n"
-    "\r\n"
-    "HEAD /healthz HTTP/1.0\r\n"
-    "\r\n";
+static const char pipeline[] = "GET /v1/persons/571829116142?fields=names HTTP/1.1\r\n"
+                               "Host: localhost\r\n"
+                               "X-Purpose: kyc\r\n"
+                               "\r\n"
+                               "POST /v1/verify HTTP/1.1\r\n"
+                               "Host: localhost\r\n"
+                               "Content-Type: application/json\r\n"
+                               "Content-Length: 27\r\n"
+                               "\r\n"
+                               "{\"hn\":\"571829116142\",\"x\":1}"
+                               "POST /v1/enrolments HTTP/1.1\r\n"
+                               "Transfer-Encoding: chunked\r\n"
+                               "\r\n"
+                               "4\r\n{\"a\"\r\n"
+                               "3;ext=1\r\n:1}\r\n"
+                               "0\r\n"
+                               "X-Trailer: t\r\n"
+                               "\r\n"
+                               "HEAD /healthz HTTP/1.0\r\n"
+                               "\r\n";
 
 static void test_pipeline_in_one_piece(void **state)
 {
@@ -309,16 +308,16 @@ static void test_malformed(void **state)
 {
     (void)state;
     static const char *const bad[] = {
-        "GET / HTTP/1.1\r\nHost x\r\n\r\n",                       /* no colon */
-        "GET / HTTP/1.1\rX\n\r\n",                                /* line end */
-        "G\x01T / HTTP/1.1\r\n\r\n",                              /* method */
-        "GET / HTTP/1.1\r\nBad Name: x\r\n\r\n",                  /* space in a name */
-        "POST / HTTP/1.1\r\nContent-Length: 1x\r\n\r\n",          /* length */
+        "GET / HTTP/1.1\r\nHost x\r\n\r\n",              /* no colon */
+        "GET / HTTP/1.1\rX\n\r\n",                       /* line end */
+        "G\x01T / HTTP/1.1\r\n\r\n",                     /* method */
+        "GET / HTTP/1.1\r\nBad Name: x\r\n\r\n",         /* space in a name */
+        "POST / HTTP/1.1\r\nContent-Length: 1x\r\n\r\n", /* length */
         "POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
         "POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
         "CONNECT host:443 HTTP/1.1\r\n\r\n",
-        "GET / HTTP/1.1\r\n\r\nbogus\r\n\r\n", /* the second one */
-        "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",          /* TLS spoken to plain HTTP */
+        "GET / HTTP/1.1\r\n\r\nbogus\r\n\r\n",          /* the second one */
+        "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", /* TLS spoken to plain HTTP */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         struct run run;
