@@ -370,32 +370,7 @@ json_t *api_record_view(const struct agency *caller, const struct person *p)
     return view;
 }
 
-static const char *outcome_name(enum enrol_outcome o)
-{
-    switch (o) {
-    case ENROL_ASSIGNED:
-        return "assigned";
-    case ENROL_REPLAYED:
-        return "already_enrolled";
-    case ENROL_PENDING:
-        return "pending_adjudication";
-    case ENROL_REFUSED_DUP:
-        return "refused_duplicate";
-    }
-    return "unknown";
-}
-
 json_t *api_answer_json(const struct enrol_answer *a, bool with_candidates)
 {
-    json_t *o = json_pack("{s:s, s:s}", "outcome", outcome_name(a->outcome), "enrolment_id",
-                          a->enrolment_id);
-    if (o && a->hn[0])
-        json_object_set_new(o, "huduma_number", json_string(a->hn));
-    if (o && a->outcome == ENROL_PENDING && with_candidates) {
-        json_t *list = json_array();
-        for (unsigned i = 0; i < a->ncandidates; i++)
-            json_array_append_new(list, json_string(a->candidates[i]));
-        json_object_set_new(o, "candidates", list);
-    }
-    return o;
+    return enrol_answer_json(a, with_candidates);
 }

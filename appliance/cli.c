@@ -104,32 +104,7 @@ void cli_print_json(json_t *obj)
     json_decref(obj);
 }
 
-static const char *outcome_name(enum enrol_outcome o)
-{
-    switch (o) {
-    case ENROL_ASSIGNED:
-        return "assigned";
-    case ENROL_REPLAYED:
-        return "already_enrolled";
-    case ENROL_PENDING:
-        return "pending_adjudication";
-    case ENROL_REFUSED_DUP:
-        return "refused_duplicate";
-    }
-    return "?";
-}
-
 json_t *cli_answer_json(const struct enrol_answer *a)
 {
-    json_t *o = json_pack("{s:s, s:s}", "outcome", outcome_name(a->outcome), "enrolment_id",
-                          a->enrolment_id);
-    if (a->hn[0])
-        json_object_set_new(o, "huduma_number", json_string(a->hn));
-    if (a->outcome == ENROL_PENDING) {
-        json_t *c = json_array();
-        for (unsigned i = 0; i < a->ncandidates; i++)
-            json_array_append_new(c, json_string(a->candidates[i]));
-        json_object_set_new(o, "candidates", c);
-    }
-    return o;
+    return enrol_answer_json(a, true);
 }

@@ -175,29 +175,37 @@ static void add_candidates(struct enrol_answer *a, const char *list, size_t len)
     }
 }
 
-/* ---- the transaction ---------------------------------------------------------------- */
-
-static int put_sealed_json(struct reg *r, struct store_txn *tx, enum store_cf cf, const char *key,
-                           size_t klen, json_t *obj, struct reg_result *res)
+static const char *outcome_name(enum enrol_outcome o)
 {
-    char *text = json_dumps(obj, JSON_COMPACT);
-    json_decref(obj);
-    if (!text)
-        return reg_fail(res, REG_ESTORAGE, NULL, "out of memory");
-    char *sealed;
-    size_t slen, tlen = strlen(text);
-    struct st_err err;
-    char aad[ID_MAX_LEN + 1];
-    snprintf(aad, sizeof aad, "%.*s", (int)klen, key);
-    int rc = blob_seal(r->kr, aad, text, tlen, &sealed, &slen, &err);
-    explicit_bzero(text, tlen);
-    free(text);
-    if (rc == ST_OK) {
-        rc = store_txn_put(tx, cf, key, klen, sealed, slen, &err);
-        free(sealed);
+    switch (o) {
+    case ENROL_ASSIGNED:
+        return "assigned";
+    case ENROL_REPLAYED:
+        return "already_enrolled";
+    case ENROL_PENDING:
+        return "pending_adjudication";
+    case ENROL_REFUSED_DUP:
+        return "refused_duplicate";
     }
-    return rc == ST_OK ? REG_OK : reg_from_st(res, rc, &err);
+    return "unknown";
 }
+
+json_t *enrol_answer_json(const struct enrol_answer *a, bool with_candidates)
+{
+    json_t *o = json_pack("{s:s, s:s}", "outcome", outcome_name(a->outcome), "enrolment_id",
+                          a->enrolment_id);
+    if (o && a->hn[0])
+        json_object_set_new(o, "huduma_number", json_string(a->hn));
+    if (o && a->outcome == ENROL_PENDING && with_candidates) {
+        json_t *list = json_array();
+        for (unsigned i = 0; i < a->ncandidates; i++)
+            json_array_append_new(list, json_string(a->candidates[i]));
+        json_object_set_new(o, "candidates", list);
+    }
+    return o;
+}
+
+/* ---- the transaction ---------------------------------------------------------------- */
 
 static int hold_pending(struct reg *r, struct store_txn *tx, struct enrolment *e,
                         struct reg_result *res)
@@ -218,7 +226,7 @@ static int hold_pending(struct reg *r, struct store_txn *tx, struct enrolment *e
     json_object_set_new(held, "candidates", cands);
     if (e->bio)
         json_object_set_new(held, "biometrics", biometrics_to_json(e->bio));
-    rc = put_sealed_json(r, tx, CF_PENDING, id, strlen(id), held, res);
+    rc = put_sealed_json(r, tx, CF_PENDING, id, strlen(id), id, held, res);
     struct idx_key k;
     key_enrolment(&k, id);
     struct st_err err;
@@ -230,7 +238,7 @@ static int hold_pending(struct reg *r, struct store_txn *tx, struct enrolment *e
 static int put_biometrics(struct reg *r, struct store_txn *tx, const char *hn,
                           const struct biometrics *bio, struct reg_result *res)
 {
-    return put_sealed_json(r, tx, CF_BIOMETRICS, hn, HN_LEN, biometrics_to_json(bio), res);
+    return put_sealed_json(r, tx, CF_BIOMETRICS, hn, HN_LEN, hn, biometrics_to_json(bio), res);
 }
 
 /* Gives e->p a number and writes everything that goes with it. */

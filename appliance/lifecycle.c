@@ -166,21 +166,9 @@ static int correct_txn(struct reg *r, struct store_txn *tx, void *ctx, struct re
         derive_bio_status(r, next, bio);
         rc = reindex(r, tx, cur, next, res);
     }
-    if (rc == REG_OK && bio) {
-        struct st_err err;
-        json_t *bj = biometrics_to_json(bio);
-        char *text = json_dumps(bj, JSON_COMPACT), *sealed;
-        json_decref(bj);
-        size_t slen, tlen = strlen(text);
-        int st = blob_seal(r->kr, next->hn, text, tlen, &sealed, &slen, &err);
-        explicit_bzero(text, tlen);
-        free(text);
-        if (st == ST_OK) {
-            st = store_txn_put(tx, CF_BIOMETRICS, next->hn, HN_LEN, sealed, slen, &err);
-            free(sealed);
-        }
-        rc = reg_from_st(res, st, &err);
-    }
+    if (rc == REG_OK && bio)
+        rc = put_sealed_json(r, tx, CF_BIOMETRICS, next->hn, HN_LEN, next->hn,
+                             biometrics_to_json(bio), res);
     if (rc == REG_OK)
         rc = write_version(r, tx, next, "correction", c->note, res);
     if (rc == REG_OK)
@@ -348,31 +336,25 @@ static int issue_txn(struct reg *r, struct store_txn *tx, void *ctx, struct reg_
     struct issue *is = ctx;
     struct person p;
     int rc = load_person(r, tx, is->hn, &p, res);
-    if (rc == REG_OK && p.status != STATUS_ACTIVE)
+    if (rc != REG_OK)
+        return rc;
+    if (p.status != STATUS_ACTIVE)
         return reg_fail(res, REG_ECONFLICT, "huduma_number", "the person is %s: no document is issued",
                         status_name(p.status));
     memcpy(is->holder.hn, p.hn, sizeof p.hn);
-    if (rc == REG_OK)
-        rc = docs_claim(r, tx, &is->holder, p.hn, res);
+    rc = docs_claim(r, tx, &is->holder, p.hn, res);
     if (rc != REG_OK)
         return rc;
     struct count_walk cw = {0};
     struct st_err err;
     int st = store_scan(r->st, CF_DOCUMENTS, p.hn, HN_LEN, count_one, &cw, &err);
-    char key[HN_LEN + 4], *text, *sealed;
-    size_t slen;
+    if (st != ST_OK)
+        return reg_from_st(res, st, &err);
+    char key[HN_LEN + 4];
     memcpy(key, p.hn, HN_LEN);
     for (int i = 0; i < 4; i++)
         key[HN_LEN + i] = (char)(cw.n >> (24 - 8 * i));
-    if (st == ST_OK && (text = json_dumps(is->doc, JSON_COMPACT))) {
-        st = blob_seal(r->kr, p.hn, text, strlen(text), &sealed, &slen, &err);
-        free(text);
-        if (st == ST_OK) {
-            st = store_txn_put(tx, CF_DOCUMENTS, key, sizeof key, sealed, slen, &err);
-            free(sealed);
-        }
-    }
-    return reg_from_st(res, st, &err);
+    return put_sealed_json(r, tx, CF_DOCUMENTS, key, sizeof key, p.hn, json_incref(is->doc), res);
 }
 
 int reg_issue_document(struct reg *r, const char *hn, const json_t *doc, const char *officer,

@@ -93,9 +93,12 @@ struct load_config {
 
 /* What one thread saw; load_stats_merge() adds them up.  Only requests whose
  * intended send time falls in the measured window count in `sent`,
- * `answered`, `status` and `hist`. */
+ * `answered`, `unanswered`, `status` and `hist`; `completed` counts the
+ * responses that arrived within the window, whatever their request (the
+ * throughput: in an open loop a server that falls behind still answers every
+ * request in the end, but not within the window). */
 struct load_stats {
-    uint64_t sent, answered, unanswered;
+    uint64_t sent, answered, unanswered, completed;
     uint64_t status[LOAD_STATUS_MAX];
     uint64_t conn_errors, protocol_errors, closed_by_server, handshakes;
     uint64_t connect_failures; /* connections never opened before the start */
@@ -108,9 +111,10 @@ void load_stats_merge(struct load_stats *into, const struct load_stats *from);
 struct load_run;
 
 /* Starts cfg->threads threads; each opens its share of the connections.  The
- * caller then runs load_run_wait(), which returns when every thread is done,
- * or when `deadline_ns` (CLOCK_MONOTONIC) passed: -1 then, and the threads
- * are left running (the caller's process is about to end). */
+ * caller then runs load_run_wait(), which returns 0 when every thread is done;
+ * -2 when no connection at all could be opened (nothing was sent); -1 when
+ * `deadline_ns` (CLOCK_MONOTONIC) passed first, and the threads are left
+ * running (the caller's process is about to end). */
 struct load_run *load_run_start(const struct load_config *cfg, char *err, size_t errlen);
 int load_run_wait(struct load_run *run, uint64_t deadline_ns, struct load_stats *total,
                   double *window_s, double *client_cpu_cores);

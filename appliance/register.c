@@ -288,30 +288,36 @@ static json_t *change_json(struct reg *r, const char *kind, const struct change_
     return c;
 }
 
+int put_sealed_json(struct reg *r, struct store_txn *tx, enum store_cf cf, const void *key,
+                    size_t klen, const char *aad, json_t *obj, struct reg_result *res)
+{
+    char *text = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
+    json_decref(obj);
+    if (!text)
+        return reg_fail(res, REG_ESTORAGE, NULL, "out of memory");
+    char *sealed;
+    size_t slen, tlen = strlen(text);
+    struct st_err err;
+    int rc = blob_seal(r->kr, aad, text, tlen, &sealed, &slen, &err);
+    explicit_bzero(text, tlen);
+    free(text);
+    if (rc == ST_OK) {
+        rc = store_txn_put(tx, cf, key, klen, sealed, slen, &err);
+        free(sealed);
+    }
+    return rc == ST_OK ? REG_OK : reg_from_st(res, rc, &err);
+}
+
 static int put_history(struct reg *r, struct store_txn *tx, const struct person *p,
                        const char *kind, const struct change_note *note, struct reg_result *res)
 {
     json_t *entry = json_pack("{s:o, s:o}", "record", person_to_json(p), "change",
                               change_json(r, kind, note));
-    char *text = json_dumps(entry, JSON_COMPACT);
-    json_decref(entry);
-    if (!text)
-        return reg_fail(res, REG_ESTORAGE, NULL, "out of memory");
-    char key[HN_LEN + 4], *sealed;
-    size_t slen;
+    char key[HN_LEN + 4];
     memcpy(key, p->hn, HN_LEN);
     for (int i = 0; i < 4; i++)
         key[HN_LEN + i] = (char)(p->version >> (24 - 8 * i));
-    struct st_err err;
-    size_t tlen = strlen(text);
-    int rc = blob_seal(r->kr, p->hn, text, tlen, &sealed, &slen, &err);
-    explicit_bzero(text, tlen);
-    free(text);
-    if (rc == ST_OK) {
-        rc = store_txn_put(tx, CF_HISTORY, key, sizeof key, sealed, slen, &err);
-        free(sealed);
-    }
-    return rc == ST_OK ? REG_OK : reg_from_st(res, rc, &err);
+    return put_sealed_json(r, tx, CF_HISTORY, key, sizeof key, p->hn, entry, res);
 }
 
 static int put_event(struct reg *r, struct store_txn *tx, const struct person *p,

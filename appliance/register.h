@@ -120,6 +120,9 @@ int reg_adjudicate(struct reg *r, const char *enrolment_id, const char *same_as,
                    const struct change_note *note, struct enrol_answer *ans,
                    struct reg_result *res);
 
+/* The answer as JSON: outcome, enrolment_id, huduma_number, candidates (when pending and asked). */
+json_t *enrol_answer_json(const struct enrol_answer *a, bool with_candidates);
+
 /* Huduma Numbers issued so far (a serial lost to a failed change counts too). */
 uint64_t reg_numbers_issued(struct reg *r);
 

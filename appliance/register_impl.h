@@ -61,6 +61,9 @@ int load_person(struct reg *r, struct store_txn *tx, const char *hn, struct pers
 /* Writes the person's current version, its history entry and an event. */
 int write_version(struct reg *r, struct store_txn *tx, const struct person *p, const char *kind,
                   const struct change_note *note, struct reg_result *res);
+/* Seals a JSON value (taken over: decref'd) under `aad` and stages it at cf/key. */
+int put_sealed_json(struct reg *r, struct store_txn *tx, enum store_cf cf, const void *key,
+                    size_t klen, const char *aad, json_t *obj, struct reg_result *res);
 int issue_number(struct reg *r, struct store_txn *tx, char hn[HN_LEN + 1], struct reg_result *res);
 
 /* Blocking-key lists and document/due indexes. */

@@ -205,29 +205,34 @@ static int wait_for_signal(char *err, size_t errlen)
         return -1;
     }
     struct signalfd_siginfo info;
+    bool armed = false;
     for (;;) {
-        struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
-        io_uring_prep_read(sqe, fd, &info, sizeof info, 0);
+        if (!armed) { /* one read at a time: a wake-up without a completion keeps it */
+            struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+            io_uring_prep_read(sqe, fd, &info, sizeof info, 0);
+            armed = true;
+        }
         struct io_uring_cqe *cqe;
         rc = io_uring_submit_and_wait(&ring, 1);
         if (rc >= 0)
             rc = io_uring_peek_cqe(&ring, &cqe);
-        if (rc < 0 && rc != -EINTR) {
+        if (rc == -EINTR || rc == -EAGAIN) /* woken with nothing, e.g. by SIGSTOP and SIGCONT */
+            continue;
+        if (rc < 0) {
             snprintf(err, errlen, "waiting for signals: %s", strerror(-rc));
             break;
         }
-        if (rc == 0) {
-            int res = cqe->res;
-            io_uring_cqe_seen(&ring, cqe);
-            if (res == (int)sizeof info) {
-                log_info("shutting down", "signal=%s", strsignal((int)info.ssi_signo));
-                break;
-            }
+        int res = cqe->res;
+        io_uring_cqe_seen(&ring, cqe);
+        armed = false;
+        if (res == (int)sizeof info) {
+            log_info("shutting down", "signal=%s", strsignal((int)info.ssi_signo));
+            break;
         }
     }
     io_uring_queue_exit(&ring);
     close(fd);
-    return rc < 0 && rc != -EINTR ? -1 : 0;
+    return rc < 0 ? -1 : 0;
 }
 
 int server_run(struct server *s, char *err, size_t errlen)

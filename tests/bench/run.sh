@@ -28,6 +28,7 @@
 #   BENCH_RUNS            runs of each read benchmark (3)
 #   BENCH_READS           reads per read run          (1000000)
 #   BENCH_READ_THREADS    threads of both read benchmarks (2)
+#   BENCH_BREAKDOWN       0: skip the "unseal" and "raw" read runs (1)
 #   BENCH_IMPORT_THREADS  import threads             (32, see docs/BENCHMARKS.md)
 #   BENCH_SWEEP           import thread counts to try first on a sample of
 #                         BENCH_SWEEP_LINES (20000) people, e.g. "4 8 16 32 64";
@@ -43,6 +44,7 @@ PEOPLE=${BENCH_PEOPLE:-1000000}
 RUNS=${BENCH_RUNS:-3}
 READS=${BENCH_READS:-1000000}
 READ_THREADS=${BENCH_READ_THREADS:-2}
+BREAKDOWN=${BENCH_BREAKDOWN:-1}
 IMPORT_THREADS=${BENCH_IMPORT_THREADS:-32}
 SWEEP=${BENCH_SWEEP:-}
 SWEEP_LINES=${BENCH_SWEEP_LINES:-20000}
@@ -66,13 +68,22 @@ trap 'exit 130' INT TERM
 now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 rate() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.0f", (s > 0 ? n / s : 0) }'; }
-# median of the numbers on stdin
+# median of the numbers in file $1, printed with format $2 (default %.0f)
 median() {
-    sort -n | awk '{ v[NR] = $1 }
-        END { if (NR == 0) print 0; else if (NR % 2) print v[(NR + 1) / 2];
-              else printf "%.0f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+    sort -n "$1" | awk -v f="${2:-%.0f}" '{ v[NR] = $1 }
+        END { m = NR == 0 ? 0 : NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+              printf f "\n", m }'
 }
 field() { sed -n "s/.*$1=\\([0-9.]*\\).*/\\1/p" | tail -n 1; }
+# Sets cpu_now to the CPU seconds (user + system) used so far by this script's
+# finished children.  Call it directly, not in $(...): `times` must run in this
+# shell to see them.
+child_cpu() {
+    times >"$W/times"
+    cpu_now=$(sed -n 2p "$W/times" | awk '{ t = 0
+        for (i = 1; i <= 2; i++) { split($i, p, "m"); sub("s", "", p[2]); t += p[1] * 60 + p[2] }
+        printf "%.3f\n", t }')
+}
 
 echo "== huduma benchmarks: $PEOPLE people, $RUNS runs of $READS reads, $(nproc) cores"
 echo "   work dir $W ($(stat -f -c %T "$W") file system), load average $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -167,23 +178,33 @@ timeout 1800 "$DB_BENCH" $DBB_OPTS --benchmarks=filluniquerandom --threads=1 --s
     >"$W/fill.log" 2>&1 || { tail -n 5 "$W/fill.log" >&2; exit 1; }
 grep '^filluniquerandom' "$W/fill.log" | sed 's/^/   /'
 
-: >"$W/person" && : >"$W/unseal" && : >"$W/raw" && : >"$W/dbb"
+for f in person unseal raw dbb; do : >"$W/$f" && : >"$W/$f.cpu"; done
 per_thread=$(((READS + READ_THREADS - 1) / READ_THREADS))
 i=1
 while [ "$i" -le "$RUNS" ]; do
     echo "== read run $i of $RUNS ($READ_THREADS threads, $READS random reads each)"
-    for mode in person unseal raw; do
+    modes=person
+    [ "$BREAKDOWN" = 0 ] || modes="person unseal raw"
+    for mode in $modes; do
         out=$(reads "$mode" "$i")
         r=$(echo "$out" | field reads_per_sec)
         echo "$r" >>"$W/$mode"
+        echo "$out" | field cpu_us_per_read >>"$W/$mode.cpu"
         echo "   bench_reads $mode: $(echo "$out" | tail -n 1)"
     done
+    child_cpu
+    cpu0=$cpu_now
     # shellcheck disable=SC2086
     timeout 900 "$DB_BENCH" $DBB_OPTS --use_existing_db=1 --benchmarks=readrandom \
         --threads="$READ_THREADS" --reads="$per_thread" --seed="$i" >"$W/read.log" 2>&1 ||
         { tail -n 5 "$W/read.log" >&2; exit 1; }
+    child_cpu
+    # the whole db_bench process: opening the database is counted too
+    awk -v a="$cpu0" -v b="$cpu_now" -v n="$((per_thread * READ_THREADS))" \
+        'BEGIN { printf "%.1f\n", (b - a) * 1e6 / n }' >>"$W/dbb.cpu"
     line=$(grep '^readrandom' "$W/read.log")
-    echo "   db_bench readrandom: $(echo "$line" | sed 's/  */ /g')"
+    echo "   db_bench readrandom: $(echo "$line" | sed 's/  */ /g')" \
+        "cpu_us_per_read=$(tail -n 1 "$W/dbb.cpu")"
     found=$(echo "$line" | sed -n 's/.*(\([0-9]*\) of \([0-9]*\) found).*/\1 \2/p')
     set -- $found
     if [ "$#" -eq 2 ] && [ "$1" != "$2" ]; then
@@ -196,23 +217,29 @@ done
 
 # ---- summary ----------------------------------------------------------------------
 list() { tr '\n' ' ' <"$1" | sed 's/ $//'; }
-person=$(median <"$W/person")
-unseal=$(median <"$W/unseal")
-raw=$(median <"$W/raw")
-dbb=$(median <"$W/dbb")
+person=$(median "$W/person")
+dbb=$(median "$W/dbb")
 ratio=$(awk -v a="$person" -v b="$dbb" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }')
+person_cpu=$(median "$W/person.cpu" %.1f)
+dbb_cpu=$(median "$W/dbb.cpu" %.1f)
+cpu_ratio=$(awk -v a="$person_cpu" -v b="$dbb_cpu" 'BEGIN { printf "%.3f", (a > 0 ? b / a : 0) }')
+row() { printf '%-56s %10s %9s  %s\n' "$@"; }
 echo
 echo "== summary: $PEOPLE people, $(nproc) cores, medians of $RUNS runs" \
     "(load average now $(cut -d' ' -f1-3 /proc/loadavg))"
-printf '%-58s %12s  %s\n' "measure" "per second" "runs"
-printf '%-58s %12s  %s\n' "synthetic people generated" "$(rate "$PEOPLE" "$gen_s")" "1"
-printf '%-58s %12s  %s\n' "enrolments, durable (import --threads $IMPORT_THREADS)" \
-    "$enrol_rate" "1"
-printf '%-58s %12s  %s\n' "person reads (reg_get: read + AES-GCM open + JSON decode)" \
-    "$person" "$(list "$W/person")"
-printf '%-58s %12s  %s\n' "  the same, RocksDB read + AES-GCM open only" "$unseal" \
-    "$(list "$W/unseal")"
-printf '%-58s %12s  %s\n' "  the same, RocksDB read only" "$raw" "$(list "$W/raw")"
-printf '%-58s %12s  %s\n' "db_bench readrandom ($value_size-byte values)" "$dbb" \
-    "$(list "$W/dbb")"
-printf '%-58s %12s\n' "ratio person reads / db_bench readrandom" "$ratio"
+row "measure" "per second" "CPU us/op" "runs (per second)"
+row "synthetic people generated" "$(rate "$PEOPLE" "$gen_s")" "" "1"
+row "enrolments, durable (import --threads $IMPORT_THREADS)" "$enrol_rate" "" "1"
+row "person reads (RocksDB read + AES-GCM open + JSON decode)" "$person" "$person_cpu" \
+    "$(list "$W/person")"
+if [ "$BREAKDOWN" != 0 ]; then
+    row "  the same, cut after the AES-GCM open" "$(median "$W/unseal")" \
+        "$(median "$W/unseal.cpu" %.1f)" "$(list "$W/unseal")"
+    row "  the same, cut after the RocksDB read" "$(median "$W/raw")" \
+        "$(median "$W/raw.cpu" %.1f)" "$(list "$W/raw")"
+fi
+row "db_bench readrandom ($value_size-byte values)" "$dbb" "$dbb_cpu" "$(list "$W/dbb")"
+row "ratio person reads / db_bench readrandom" "$ratio" "$cpu_ratio" ""
+echo "(CPU us/op: CPU time per read of the reading threads; for db_bench, of the whole"
+echo " process, opening included.  The CPU ratio is db_bench's CPU per read over a person"
+echo " read's, the ratio the machine would show with nothing else running.)"

@@ -92,6 +92,8 @@ fingerprint() {
 }
 
 # unchanged WHAT: the fingerprint is still the one taken before the first refusal.
+# After a change is reported the new state becomes the reference, so that each
+# later case is judged on its own.
 unchanged() {
     fingerprint "$WORK/now"
     if cmp -s "$WORK/before" "$WORK/now"; then
@@ -99,6 +101,7 @@ unchanged() {
     fi
     not_ok "$1: the register changed"
     diff "$WORK/before" "$WORK/now" | sed -n '1,10s/^/#   /p'
+    cp "$WORK/now" "$WORK/before"
     return 1
 }
 
@@ -151,6 +154,7 @@ expect() {
 # rec ID [member=JSON | member= | +name=JSON]...: an adult's enrolment record
 # with members replaced, removed (empty value) or added (+name).  The default
 # members make a valid record; only the national id number must be made unique.
+# shellcheck disable=SC2034 # the members are read through eval
 rec() (
     id=$1
     shift
@@ -241,6 +245,14 @@ case $HN in
 esac
 [ "$(verhoeff "$(echo "$HN" | cut -c 1-11)")" = "$(echo "$HN" | cut -c 12)" ] ||
     fatal "the test's Verhoeff check digit disagrees with the register's for $HN"
+# Numbers that are not the person's: one with a wrong check digit, and a well-formed
+# one (first digit changed, check digit recomputed) that was never issued.
+PAYLOAD=$(echo "$HN" | cut -c 1-11)
+CHECK=$(echo "$HN" | cut -c 12)
+WRONG="$PAYLOAD$(((CHECK + 1) % 10))"
+FIRST=$(echo "$PAYLOAD" | cut -c 1)
+OTHER_PAYLOAD="$((FIRST % 9 + 1))$(echo "$PAYLOAD" | cut -c 2-)"
+UNKNOWN="$OTHER_PAYLOAD$(verhoeff "$OTHER_PAYLOAD")"
 
 fingerprint "$WORK/before"
 grep -q '"surname": "Kamau"' "$WORK/before" || fatal "show prints the person enrolled"
@@ -391,8 +403,14 @@ bad_enrol BAD-R1 'biometrics' "an adult with neither biometrics nor an exemption
 bad_enrol BAD-R2 'documents' "no identity document" 'documents=[]'
 bad_enrol BAD-R3 'documents\[1\]\.number.*twice' "one document listed twice" \
     'documents=[{"type": "passport", "number": "AK765432"}, {"type": "passport", "number": "ak-765432"}]'
-bad_enrol BAD-R4 'parents\.mother' "a mother who is not in the register" \
-    'parents={"mother": "100000000009"}'
+bad_enrol BAD-R4 'parents\.mother' "a mother who is not in the register ($UNKNOWN)" \
+    "parents={\"mother\": \"$UNKNOWN\"}"
+bad_enrol BAD-R5 'parents\.mother' "a mother's number with a wrong check digit ($WRONG)" \
+    "parents={\"mother\": \"$WRONG\"}"
+bad_enrol BAD-R6 'parents\.mother.*born before' "a mother born on the same day as the child" \
+    "parents={\"mother\": \"$HN\"}"
+bad_enrol BAD-R7 'parents\.mother_enrolment' "a mother named by an enrolment id never seen" \
+    'parents={"mother_enrolment": "NEVER-SEEN-0002"}'
 
 # ---- conflicts: exit 3 ----------------------------------------------------------------------------
 
@@ -424,12 +442,6 @@ expect 2 'malformed JSON' "" "correct with truncated JSON" -- \
 
 # ---- numbers ----------------------------------------------------------------------------------
 
-PAYLOAD=$(echo "$HN" | cut -c 1-11)
-CHECK=$(echo "$HN" | cut -c 12)
-WRONG="$PAYLOAD$(((CHECK + 1) % 10))"
-FIRST=$(echo "$PAYLOAD" | cut -c 1)
-OTHER_PAYLOAD="$((FIRST % 9 + 1))$(echo "$PAYLOAD" | cut -c 2-)"
-UNKNOWN="$OTHER_PAYLOAD$(verhoeff "$OTHER_PAYLOAD")"
 expect 2 'huduma_number' "" "show 12345 (malformed number)" -- show 12345
 expect 2 'huduma_number' "" "show ${HN}0 (13 digits)" -- show "${HN}0"
 expect 2 'huduma_number' "" "show $WRONG (wrong check digit)" -- show "$WRONG"
@@ -521,6 +533,24 @@ if [ "$rc" -eq 0 ] && grep -q '"outcome": "assigned"' "$WORK/out"; then
     ok "control: the template with a fresh id, other_names of 64 bytes and the documents the refused records named is enrolled"
 else
     not_ok "control: the template with a fresh id and document was refused (exit $rc)"
+    show_err
+fi
+
+# An enrolment id of the longest length, and the same with one more byte: the
+# longer one must not find the first (ids are not compared on a prefix).
+ID64=$(repeat 60 L)-064
+rec "$ID64" 'surname="Wekesa"' 'documents=[{"type": "national_id", "number": "51234567"}]' >"$WORK/in.json"
+run enrol "$WORK/in.json"
+if [ "$rc" -eq 0 ]; then
+    ok "control: an enrolment id of 64 bytes is enrolled"
+    run status "${ID64}X"
+    if [ "$rc" -eq 4 ] || [ "$rc" -eq 2 ]; then
+        ok "status of that id with a 65th byte: exit $rc, not the 64-byte id's answer"
+    else
+        not_ok "status of that id with a 65th byte: exit $rc, $(tr -d '\n' <"$WORK/out" | cut -c 1-100)"
+    fi
+else
+    not_ok "control: an enrolment id of 64 bytes was refused (exit $rc)"
     show_err
 fi
 

@@ -1,0 +1,643 @@
+#!/bin/sh
+# tests/integration/daemon_mtls.sh - the real hudumad, over real TLS, refuses
+# whom it must, survives bad clients, and answers pipelined requests in order.
+#
+# What it proves, each with an "ok - ..." line:
+#   - a registration kit enrols a person over mutual TLS (201, a Huduma Number;
+#     the same enrolment again: 200, the same number); a verifier's true claims
+#     (names folded: case, spaces, diacritics) answer "match": true, a wrong
+#     claim "match": false, per claim; a kyc agency reads only its attributes;
+#   - refused: a client without a certificate, a certificate of another CA
+#     (both at the TLS handshake: no HTTP status), an agency revoked while the
+#     daemon runs (new connections at once, an open one within a second), a
+#     verifier reading a record (403), a request without a purpose (400
+#     purpose_required), /metrics for a non-operator (403; 200 for operator);
+#   - closed cleanly, the daemon unharmed (/healthz answers after each):
+#     malformed HTTP (400, then close), a body over the limit (413, announced
+#     by Content-Length or actually sent), a header section over the limit
+#     (431), a client trickling its request one byte a second (cut at the
+#     request timeout), one that connects and never starts TLS (cut at the
+#     handshake timeout), an idle keep-alive connection (close_notify at the
+#     idle timeout);
+#   - six requests written at once on one connection are answered in order,
+#     an enrolment that waits for a worker thread first;
+#   - SIGTERM while a request is half sent: new connections are refused at
+#     once, the request is finished and answered, and the daemon exits 0
+#     within a few seconds; at no point did AddressSanitizer, LeakSanitizer or
+#     UBSan report anything.
+#
+# How: the sanitized build (HUDUMA_SAN_BIN: hudumad and huduma) in a fresh
+# temporary register with its agency CA; agencies made with `huduma agency
+# add`, a rogue CA made with `openssl req`/`openssl x509`; a configuration with
+# short timeouts; hudumad on a random free port of 127.0.0.1 (another is tried
+# when the port is taken).  Clients are curl and `openssl s_client` (raw bytes
+# over TLS), and perl for a bare TCP connection.  Every command is bounded by
+# `timeout`; the daemon and the temporary directory are removed on any exit.
+#
+# Needs: HUDUMA_SAN_BIN, sh, coreutils, curl, openssl, perl.
+set -eu
+
+SAN=${HUDUMA_SAN_BIN:?HUDUMA_SAN_BIN must name the directory of the sanitized binaries}
+HUDUMA=$SAN/huduma
+HUDUMAD=$SAN/hudumad
+for b in "$HUDUMA" "$HUDUMAD"; do
+    if [ ! -x "$b" ]; then
+        echo "not ok - no executable $b"
+        exit 1
+    fi
+done
+for tool in curl openssl perl timeout; do
+    if ! command -v "$tool" >/dev/null 2>&1; then
+        echo "not ok - $tool is needed (Debian package: $tool)"
+        exit 1
+    fi
+done
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/huduma-mtls.XXXXXX")
+dpid=
+bg=
+cleanup() {
+    if [ -n "$bg" ]; then kill "$bg" 2>/dev/null || :; fi
+    if [ -n "$dpid" ] && kill -0 "$dpid" 2>/dev/null; then
+        kill -TERM "$dpid" 2>/dev/null || :
+        i=0
+        while kill -0 "$dpid" 2>/dev/null && [ $i -lt 50 ]; do
+            sleep 0.1
+            i=$((i + 1))
+        done
+        kill -KILL "$dpid" 2>/dev/null || :
+    fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+export HUDUMA_DIR="$WORK/reg"
+# A sanitizer report stops the process and lands in its log (checked at the end).
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:halt_on_error=1"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+unset https_proxy HTTPS_PROXY http_proxy HTTP_PROXY all_proxy ALL_PROXY || :
+
+T=60           # bound on any one command
+LOG=$WORK/hudumad.log
+CA=$HUDUMA_DIR/ca/ca.crt
+CERTS=$WORK/certs
+REQUEST_TIMEOUT_MS=3000
+IDLE_TIMEOUT_MS=10000
+HANDSHAKE_TIMEOUT_MS=3000
+STARTED=$(date +%s)
+failures=0
+
+ok() { echo "ok - $*"; }
+not_ok() {
+    failures=$((failures + 1))
+    echo "not ok - $*"
+}
+fatal() {
+    echo "not ok - $*"
+    if [ -s "$LOG" ]; then tail -n 20 "$LOG" | sed 's/^/#   /'; fi
+    exit 1
+}
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+rand() { od -An -N4 -tu4 /dev/urandom | tr -d ' \n'; }
+
+# ---- the register, its agencies, a rogue CA -----------------------------------------
+
+timeout "$T" "$HUDUMA" init >/dev/null || fatal "huduma init"
+[ -s "$CA" ] || fatal "huduma init made no agency CA ($CA)"
+mkdir "$CERTS"
+add_agency() { # NAME ROLES [ATTRIBUTES]
+    timeout "$T" "$HUDUMA" agency add "$1" --role "$2" ${3:+--attributes "$3"} --out "$CERTS" \
+        >"$WORK/agency.out" 2>"$WORK/agency.err" ||
+        fatal "huduma agency add $1 --role $2: $(cat "$WORK/agency.err")"
+}
+add_agency kra verifier
+add_agency bank kyc surname,first_name,date_of_birth
+add_agency kit registration
+add_agency ops operator
+add_agency lender verifier # revoked later, while the daemon runs
+ok "huduma init and agency add: a register, its CA, and five agencies with certificates"
+
+mkdir "$WORK/rogue"
+(
+    cd "$WORK/rogue"
+    timeout "$T" openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+        -keyout ca.key -out ca.crt -subj '/O=Huduma appliance/CN=Huduma appliance agency CA' &&
+        timeout "$T" openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+            -keyout kra.key -out kra.csr -subj '/O=Huduma agency/CN=kra' &&
+        printf 'extendedKeyUsage = clientAuth\n' >ext.cnf &&
+        timeout "$T" openssl x509 -req -in kra.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
+            -days 2 -extfile ext.cnf -out kra.crt
+) >"$WORK/rogue.log" 2>&1 || fatal "openssl could not make the rogue CA: $(tail -n 3 "$WORK/rogue.log")"
+
+# ---- the daemon ------------------------------------------------------------------------
+
+write_config() { # PORT
+    cat >"$WORK/hudumad.conf" <<EOF
+# a test configuration: short timeouts, so that slow clients are cut quickly
+[server]
+listen = 127.0.0.1
+port = $1
+threads = 2
+workers = 2
+register_dir = $HUDUMA_DIR
+
+[limits]
+max_body_bytes = 1048576
+max_header_bytes = 8192
+request_timeout_ms = $REQUEST_TIMEOUT_MS
+idle_timeout_ms = $IDLE_TIMEOUT_MS
+handshake_timeout_ms = $HANDSHAKE_TIMEOUT_MS
+drain_timeout_ms = 5000
+
+[log]
+level = debug
+EOF
+}
+
+port_taken() {
+    command -v ss >/dev/null 2>&1 && [ -n "$(ss -Htln "sport = :$1" 2>/dev/null)" ]
+}
+
+# curl with the agency's certificate (none for "-"): the body goes to $WORK/body,
+# $code gets the HTTP status ("000" when there was none) and $crc curl's exit code.
+api() { # AGENCY METHOD PATH [BODYFILE] [PURPOSE]
+    ag=$1 method=$2 path=$3 data=${4:-} purpose=${5-integration test}
+    set -- -q -sS --noproxy '*' --max-time 30 --cacert "$CA" -o "$WORK/body" -w '%{http_code}' \
+        -X "$method"
+    if [ "$ag" != - ]; then set -- "$@" --cert "$CERTS/$ag.crt" --key "$CERTS/$ag.key"; fi
+    if [ -n "$purpose" ]; then set -- "$@" -H "X-Purpose: $purpose"; fi
+    if [ -n "$data" ]; then
+        set -- "$@" -H 'Content-Type: application/json' --data-binary "@$data"
+    fi
+    rm -f "$WORK/body"
+    crc=0
+    code=$(timeout "$T" curl "$@" "https://127.0.0.1:$PORT$path" 2>"$WORK/curl.err") || crc=$?
+    [ -f "$WORK/body" ] || : >"$WORK/body"
+}
+
+healthy() { # WHAT: the daemon still answers /healthz
+    api kra GET /healthz
+    if [ "$code" = 200 ] && grep -q '"status":"ok"' "$WORK/body" && kill -0 "$dpid" 2>/dev/null; then
+        ok "after $1, the daemon still answers /healthz"
+    else
+        not_ok "after $1, /healthz: status $code, curl exit $crc: $(cat "$WORK/body" "$WORK/curl.err")"
+    fi
+}
+
+start_daemon() {
+    tries=0
+    while :; do
+        tries=$((tries + 1))
+        [ $tries -le 10 ] || fatal "no free port for hudumad after 10 tries"
+        PORT=$(($(rand) % 30000 + 20000))
+        if port_taken "$PORT"; then continue; fi
+        write_config "$PORT"
+        if [ $tries -eq 1 ]; then
+            timeout "$T" "$HUDUMAD" --check-config "$WORK/hudumad.conf" >"$WORK/check.out" 2>&1 ||
+                fatal "hudumad --check-config: $(cat "$WORK/check.out")"
+            ok "hudumad --check-config accepts the configuration"
+        fi
+        # Bounded as a whole; the inner shell leaves its pid for signals, then becomes hudumad.
+        # shellcheck disable=SC2016 # $$ and $1.. belong to the inner shell
+        timeout --foreground -s KILL 900 sh -c 'echo $$ >"$1"; exec "$2" --config "$3"' sh \
+            "$WORK/hudumad.pid" "$HUDUMAD" "$WORK/hudumad.conf" >"$WORK/hudumad.out" 2>"$LOG" &
+        tpid=$!
+        deadline=$(($(date +%s) + 120)) # the sanitized build starts slowly on a busy machine
+        dpid=
+        while :; do
+            if [ -z "$dpid" ] && [ -s "$WORK/hudumad.pid" ]; then dpid=$(cat "$WORK/hudumad.pid"); fi
+            if ! kill -0 "$tpid" 2>/dev/null; then
+                st=0
+                wait "$tpid" || st=$?
+                if grep -q 'Address already in use' "$LOG"; then
+                    echo "# port $PORT was taken; trying another"
+                    dpid=
+                    rm -f "$WORK/hudumad.pid"
+                    continue 2
+                fi
+                dpid=
+                fatal "hudumad exited $st at start"
+            fi
+            if [ -n "$dpid" ] && grep -q 'msg="listening"' "$LOG"; then
+                api kra GET /healthz
+                if [ "$code" = 200 ]; then return 0; fi
+            fi
+            [ "$(date +%s)" -lt "$deadline" ] || fatal "hudumad did not answer /healthz within 120 s"
+            sleep 0.2
+        done
+    done
+}
+
+start_daemon
+ok "hudumad listens on 127.0.0.1:$PORT and answers /healthz over mutual TLS ($(($(date +%s) - STARTED)) s)"
+
+# ---- raw TLS sessions through openssl s_client ------------------------------------------
+
+# session NAME AGENCY WRITER [SECONDS]: the output of the shell function WRITER
+# goes to the daemon over TLS with the agency's certificate; what comes back is
+# in $WORK/NAME.out.  s_client (-quiet implies -ign_eof) runs until the daemon
+# closes the connection, or SECONDS pass (exit 124).  Sets $s_rc and $s_ms
+# (milliseconds from the start to the close).  WRITER may wait for
+# $WORK/NAME.done, which appears when s_client has ended.
+session() {
+    name=$1 ag=$2 writer=$3 limit=${4:-20}
+    rm -f "$WORK/$name.done"
+    t0=$(now_ms)
+    {
+        "$writer" "$name"
+        wait_done "$name"
+    } | {
+        rc=0
+        timeout "$limit" openssl s_client -quiet -tls1_3 -verify_return_error -verify_ip 127.0.0.1 \
+            -CAfile "$CA" -cert "$CERTS/$ag.crt" -key "$CERTS/$ag.key" -connect "127.0.0.1:$PORT" \
+            >"$WORK/$name.out" 2>"$WORK/$name.err" || rc=$?
+        echo "$rc $(($(now_ms) - t0))" >"$WORK/$name.res"
+        : >"$WORK/$name.done"
+    }
+    read -r s_rc s_ms <"$WORK/$name.res"
+}
+wait_done() { # NAME: waits (at most 60 s) for s_client to end
+    i=0
+    while [ ! -e "$WORK/$1.done" ] && [ -d "$WORK" ] && [ $i -lt 600 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+}
+# The status of each response in $WORK/NAME.out, in order ("200 413").  A body
+# has no final newline, so the next status line may follow it on the same line.
+statuses() { grep -o 'HTTP/1\.1 [0-9][0-9][0-9] ' "$WORK/$1.out" | cut -c 10-12 | tr '\n' ' ' | sed 's/ $//'; }
+show() { sed 's/^/#   /' "$WORK/$1.out"; echo; }
+log_count() { grep -c -- "$1" "$LOG" || :; }
+
+# ---- enrolment and verification ----------------------------------------------------------
+
+cat >"$WORK/person.json" <<'EOF'
+{
+  "enrolment": {"id": "KIT0099-000001", "officer": "OFF-2001", "centre": "KIT0099",
+                "captured_at": "2026-01-05T09:00:00Z"},
+  "surname": "Wanjirũ", "first_name": "Achieng", "sex": "female", "date_of_birth": "1988-07-15",
+  "place_of_birth": {"county": "042"},
+  "citizenship": {"type": "birth"},
+  "residence": {"county": "047", "sub_county": "Westlands", "ward": "Parklands", "village": "Highridge"},
+  "marital_status": "never_married", "phone": "+254722000111",
+  "documents": [{"type": "national_id", "number": "31234567", "issuer": "NRB", "issued": "2006-08-01"}],
+  "biometric_exemption": "fingers injured at capture; face camera out of order"
+}
+EOF
+api kit POST /v1/enrolments "$WORK/person.json" "registration at a Huduma centre"
+HN=$(sed -n 's/.*"huduma_number":"\([0-9]*\)".*/\1/p' "$WORK/body")
+if [ "$code" = 201 ] && grep -q '"outcome":"assigned"' "$WORK/body" && [ ${#HN} -eq 12 ]; then
+    ok "the registration kit enrols a person over mutual TLS: 201, Huduma Number $HN"
+else
+    fatal "enrolment: status $code, curl exit $crc: $(cat "$WORK/body" "$WORK/curl.err")"
+fi
+api kit POST /v1/enrolments "$WORK/person.json" "registration at a Huduma centre"
+if [ "$code" = 200 ] && grep -q '"outcome":"already_enrolled"' "$WORK/body" &&
+    grep -q "\"huduma_number\":\"$HN\"" "$WORK/body"; then
+    ok "the same enrolment sent again: 200 already_enrolled, the same number"
+else
+    not_ok "the enrolment sent again: status $code: $(cat "$WORK/body")"
+fi
+
+printf '{"huduma_number":"%s","claims":{"surname":"  WANJIRU ","first_name":"achieng","date_of_birth":"1988-07-15","sex":"female","document":{"type":"national_id","number":"31234567"}}}' \
+    "$HN" >"$WORK/verify-true.json"
+api kra POST /v1/verify "$WORK/verify-true.json" "PIN registration, KYC check"
+if [ "$code" = 200 ] && grep -q '"match":true' "$WORK/body" && ! grep -q ':false' "$WORK/body" &&
+    grep -q '"status":"active"' "$WORK/body" && grep -q '"transaction_id":"[0-9a-f]\{32\}"' "$WORK/body" &&
+    ! grep -q -e Wanjir -e Achieng -e 1988 "$WORK/body"; then
+    ok "the verifier's true claims (surname in other case, spacing and without its diacritic) answer \"match\": true, and no member of the record"
+else
+    not_ok "verification of true claims: status $code: $(cat "$WORK/body")"
+fi
+printf '{"huduma_number":"%s","claims":{"surname":"Wanjiru","date_of_birth":"1988-07-16"}}' "$HN" \
+    >"$WORK/verify-false.json"
+api kra POST /v1/verify "$WORK/verify-false.json" "PIN registration, KYC check"
+if [ "$code" = 200 ] && grep -q '"match":false' "$WORK/body" && grep -q '"surname":true' "$WORK/body" &&
+    grep -q '"date_of_birth":false' "$WORK/body"; then
+    ok "a wrong date of birth answers \"match\": false, with surname true and date_of_birth false"
+else
+    not_ok "verification with a wrong claim: status $code: $(cat "$WORK/body")"
+fi
+
+api bank GET "/v1/persons/$HN" "" "account opening"
+if [ "$code" = 200 ] && grep -q '"surname":"Wanjirũ"' "$WORK/body" &&
+    grep -q '"date_of_birth":"1988-07-15"' "$WORK/body" && ! grep -q -e '"phone"' -e '"sex"' \
+    -e '"residence"' -e '"documents"' "$WORK/body"; then
+    ok "the kyc agency reads the record: 200, only its attributes (surname, first_name, date_of_birth)"
+else
+    not_ok "kyc read: status $code: $(cat "$WORK/body")"
+fi
+
+# ---- refusals --------------------------------------------------------------------------
+
+refused_tls() { # WHAT AGENCY
+    before=$(log_count 'msg="tls handshake refused"')
+    api "$2" GET /healthz
+    after=$(log_count 'msg="tls handshake refused"')
+    if [ "$code" = 000 ] && { [ "$crc" = 56 ] || [ "$crc" = 35 ]; } && [ "$after" -gt "$before" ]; then
+        ok "$1: refused at the TLS handshake (curl exit $crc, no HTTP status; the daemon logs the refusal)"
+    else
+        not_ok "$1: status $code, curl exit $crc, refusals logged $before -> $after: $(cat "$WORK/curl.err")"
+    fi
+}
+refused_tls "a client without a certificate" -
+mkdir -p "$CERTS"
+cp "$WORK/rogue/kra.crt" "$CERTS/rogue.crt"
+cp "$WORK/rogue/kra.key" "$CERTS/rogue.key"
+refused_tls "a certificate from another CA (same names as the real one)" rogue
+healthy "the refused handshakes"
+
+api kra GET "/v1/persons/$HN" "" "curiosity"
+if [ "$code" = 403 ] && grep -q '"code":"forbidden"' "$WORK/body" && ! grep -q Wanjir "$WORK/body"; then
+    ok "a verifier reading a record: 403 forbidden"
+else
+    not_ok "verifier read: status $code: $(cat "$WORK/body")"
+fi
+
+api kra POST /v1/verify "$WORK/verify-true.json" ""
+if [ "$code" = 400 ] && grep -q '"code":"purpose_required"' "$WORK/body"; then
+    ok "a verification without X-Purpose: 400 purpose_required"
+else
+    not_ok "no purpose: status $code: $(cat "$WORK/body")"
+fi
+
+api kra GET /metrics
+if [ "$code" = 403 ] && grep -q '"code":"forbidden"' "$WORK/body"; then
+    ok "/metrics for a verifier: 403 forbidden"
+else
+    not_ok "/metrics as a verifier: status $code: $(cat "$WORK/body")"
+fi
+api ops GET /metrics
+if [ "$code" = 200 ] && grep -q '^hudumad_requests_total{route="/v1/verify",status="200"} [1-9]' "$WORK/body" &&
+    grep -q '^hudumad_tls_handshakes_total{result="refused"} [1-9]' "$WORK/body" &&
+    grep -q '^hudumad_register_persons 1$' "$WORK/body"; then
+    ok "/metrics for the operator: 200, Prometheus text (hudumad_requests_total, hudumad_tls_handshakes_total, hudumad_register_persons 1)"
+else
+    not_ok "/metrics as the operator: status $code: $(head -c 400 "$WORK/body")"
+fi
+
+# Revocation: an open keep-alive connection of the agency, then `huduma agency
+# revoke` while the daemon runs.  New connections are refused at once; the open
+# one is cut at its next request after the one-second recheck.
+healthz_req() { printf 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'; }
+revoke_writer() {
+    healthz_req
+    i=0
+    while [ ! -e "$WORK/revoked" ] && [ -d "$WORK" ] && [ $i -lt 600 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    sleep 1.5
+    healthz_req
+}
+api lender GET /healthz
+[ "$code" = 200 ] || not_ok "the agency to revoke does not connect before its revocation: $code"
+session open-revoke lender revoke_writer 90 &
+bg=$!
+i=0
+while ! grep -q '^HTTP/1.1 200' "$WORK/open-revoke.out" 2>/dev/null && [ $i -lt 300 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+grep -q '^HTTP/1.1 200' "$WORK/open-revoke.out" || not_ok "the connection opened before the revocation got no answer"
+timeout "$T" "$HUDUMA" agency revoke lender >/dev/null 2>"$WORK/revoke.err" ||
+    not_ok "huduma agency revoke lender: $(cat "$WORK/revoke.err")"
+api lender GET /healthz
+: >"$WORK/revoked"
+if [ "$code" = 000 ] && [ "$crc" -ne 0 ] && grep -q 'msg="agency refused: unknown or revoked certificate"' "$LOG"; then
+    ok "an agency revoked while the daemon runs is refused at once, without a restart (curl exit $crc, no HTTP status)"
+else
+    not_ok "revoked agency, new connection: status $code, curl exit $crc: $(cat "$WORK/body")"
+fi
+wait "$bg" || :
+bg=
+read -r s_rc s_ms <"$WORK/open-revoke.res"
+if [ "$(statuses open-revoke)" = 200 ] && [ "$s_rc" != 124 ] &&
+    grep -q 'msg="agency refused: certificate revoked while connected"' "$LOG"; then
+    ok "a connection opened before the revocation is cut at its next request (one answer before, none after)"
+else
+    not_ok "open connection after the revocation: answers '$(statuses open-revoke)', s_client exit $s_rc"
+fi
+healthy "the revocation"
+
+# ---- bad clients -------------------------------------------------------------------------
+
+garbage_writer() { printf 'GARBAGE\r\n\r\n'; }
+session garbage kra garbage_writer
+if [ "$(statuses garbage)" = 400 ] && grep -q '"code":"malformed_request"' "$WORK/garbage.out" &&
+    grep -qi '^Connection: close' "$WORK/garbage.out" && [ "$s_rc" != 124 ] && [ "$s_ms" -lt "$IDLE_TIMEOUT_MS" ]; then
+    ok "malformed HTTP (GARBAGE): 400 malformed_request with Connection: close, and the daemon closes the connection ($s_ms ms)"
+else
+    not_ok "malformed HTTP: answers '$(statuses garbage)', s_client exit $s_rc after $s_ms ms: $(head -c 300 "$WORK/garbage.out")"
+fi
+healthy "malformed HTTP"
+
+big_writer() {
+    printf 'POST /v1/verify HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Purpose: integration test\r\n'
+    printf 'Content-Type: application/json\r\nContent-Length: 10485760\r\n\r\n{"huduma_number":'
+}
+session big kra big_writer
+if [ "$(statuses big)" = 413 ] && grep -q '"code":"body_too_large"' "$WORK/big.out" &&
+    [ "$s_rc" != 124 ] && [ "$s_ms" -lt "$IDLE_TIMEOUT_MS" ]; then
+    ok "Content-Length of 10 MB: 413 body_too_large at once, and the connection closes ($s_ms ms)"
+else
+    not_ok "Content-Length 10 MB: answers '$(statuses big)', s_client exit $s_rc after $s_ms ms"
+fi
+head -c 10485760 /dev/zero | tr '\0' ' ' >"$WORK/big.json"
+api kra POST /v1/verify "$WORK/big.json"
+if [ "$code" = 413 ] && grep -q '"code":"body_too_large"' "$WORK/body"; then
+    ok "a 10 MB body actually sent: 413 body_too_large"
+else
+    not_ok "a 10 MB body: status $code, curl exit $crc: $(cat "$WORK/body" "$WORK/curl.err")"
+fi
+rm -f "$WORK/big.json"
+head -c 9000 /dev/zero | tr '\0' 'x' >"$WORK/long"
+set -- -q -sS --noproxy '*' --max-time 30 --cacert "$CA" --cert "$CERTS/kra.crt" --key "$CERTS/kra.key" \
+    -o "$WORK/body" -w '%{http_code}' -H "X-Long: $(cat "$WORK/long")"
+crc=0
+code=$(timeout "$T" curl "$@" "https://127.0.0.1:$PORT/healthz" 2>"$WORK/curl.err") || crc=$?
+if [ "$code" = 431 ] && grep -q '"code":"headers_too_large"' "$WORK/body"; then
+    ok "a header section over 8192 bytes: 431 headers_too_large"
+else
+    not_ok "a 9000-byte header: status $code, curl exit $crc: $(cat "$WORK/body" "$WORK/curl.err")"
+fi
+healthy "oversized requests"
+
+# Slowloris: one byte a second, far slower than the request timeout allows.
+slow_header_writer() {
+    for ch in G E T ' ' / h e a l t h z ' ' H T T P / 1 . 1; do
+        [ -e "$WORK/$1.done" ] && return 0
+        printf '%s' "$ch"
+        sleep 1
+    done
+}
+slow_body_writer() {
+    printf 'POST /v1/verify HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Purpose: integration test\r\nContent-Length: 40\r\n\r\n'
+    for ch in '{' '"' h u d u m a _ n u m b e r '"' ':' '"'; do
+        [ -e "$WORK/$1.done" ] && return 0
+        printf '%s' "$ch"
+        sleep 1
+    done
+}
+for kind in header body; do
+    before=$(log_count 'phase=request')
+    session "slow-$kind" kra "slow_${kind}_writer" 30
+    after=$(log_count 'phase=request')
+    if [ ! -s "$WORK/slow-$kind.out" ] && [ "$s_rc" != 124 ] && [ "$s_ms" -ge $((REQUEST_TIMEOUT_MS - 100)) ] &&
+        [ "$s_ms" -lt $((REQUEST_TIMEOUT_MS + 8000)) ] && [ "$after" -gt "$before" ]; then
+        ok "a client sending its $kind one byte a second is cut by the daemon after $s_ms ms (request_timeout_ms $REQUEST_TIMEOUT_MS), no answer"
+    else
+        not_ok "slow $kind: s_client exit $s_rc after $s_ms ms, request timeouts logged $before -> $after, answer: $(head -c 200 "$WORK/slow-$kind.out")"
+    fi
+    healthy "a slow $kind"
+done
+
+# A bare TCP connection that never starts TLS.
+t0=$(now_ms)
+prc=0
+# shellcheck disable=SC2016 # perl code
+timeout 30 perl -MIO::Socket::INET -e '
+    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1", PeerPort => $ARGV[0]) or exit 3;
+    my $n = sysread($s, my $buf, 4096);   # 0 (end of stream) or undef (reset) once the daemon closes
+    exit(defined $n && $n > 0 ? 4 : 0);' "$PORT" || prc=$?
+took=$(($(now_ms) - t0))
+if [ "$prc" = 0 ] && [ "$took" -ge $((HANDSHAKE_TIMEOUT_MS - 100)) ] && [ "$took" -lt $((HANDSHAKE_TIMEOUT_MS + 8000)) ]; then
+    ok "a TCP client that never starts TLS is closed after $took ms (handshake_timeout_ms $HANDSHAKE_TIMEOUT_MS)"
+else
+    not_ok "a silent TCP client: perl exit $prc after $took ms"
+fi
+healthy "a silent TCP client"
+
+# Idle keep-alive: one answer, then close_notify at the idle timeout.
+idle_writer() { healthz_req; }
+session idle kra idle_writer 40
+if [ "$(statuses idle)" = 200 ] && [ "$s_rc" = 0 ] && [ "$s_ms" -ge $((IDLE_TIMEOUT_MS - 100)) ] &&
+    [ "$s_ms" -lt $((IDLE_TIMEOUT_MS + 10000)) ]; then
+    ok "an idle keep-alive connection is closed with close_notify after $s_ms ms (idle_timeout_ms $IDLE_TIMEOUT_MS)"
+else
+    not_ok "idle connection: answers '$(statuses idle)', s_client exit $s_rc after $s_ms ms"
+fi
+
+# ---- pipelining --------------------------------------------------------------------------
+
+# Six requests in one write, on one connection of an agency that may enrol and
+# verify: an enrolment (run on a worker thread, waiting for a synced commit),
+# then quick ones the event loop could answer first if it did not keep order;
+# the third asks for the answer to the enrolment, so it also shows that each
+# request is handled only after the one before it.  The answers must come back
+# in the order of the requests.
+post_req() { # PATH BODY [EXTRA HEADER]  (the bodies are ASCII: ${#} counts their bytes)
+    printf 'POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Purpose: pipelining test\r\n' "$1"
+    printf 'Content-Type: application/json\r\nContent-Length: %d\r\n' "${#2}"
+    if [ -n "${3:-}" ]; then printf '%s\r\n' "$3"; fi
+    printf '\r\n%s' "$2"
+}
+get_req() { printf 'GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Purpose: pipelining test\r\n\r\n' "$1"; }
+add_agency desk registration,verifier
+person2=$(sed -e 's/KIT0099-000001/KIT0099-000002/; s/Wanjirũ/Kamau/; s/Achieng/Njoroge/; s/"female"/"male"/' \
+    -e 's/1988-07-15/1975-02-03/; s/31234567/21234567/; s/+254722000111/+254733000222/' "$WORK/person.json")
+{
+    post_req /v1/enrolments "$person2"
+    post_req /v1/verify "$(printf '{"huduma_number":"%s","claims":{"surname":"Wanjiru"}}' "$HN")"
+    get_req /v1/enrolments/KIT0099-000002
+    healthz_req
+    post_req /v1/verify "$(printf '{"huduma_number":"%s","claims":{"first_name":"Akinyi"}}' "$HN")"
+    post_req /v1/verify "$(printf '{"huduma_number":"%s","claims":{"date_of_birth":"1988"}}' "$HN")" \
+        'Connection: close'
+} >"$WORK/pipeline.req"
+pipeline_writer() { cat "$WORK/pipeline.req"; }
+session pipeline desk pipeline_writer
+got=$(grep -o -e '"outcome":"[a-z_]*"' -e '"claims":{"[a-z_]*":[a-z]*}' -e '"status":"ok"' \
+    "$WORK/pipeline.out" | tr '\n' ' ')
+want='"outcome":"assigned" "claims":{"surname":true} "outcome":"assigned" "status":"ok" "claims":{"first_name":false} "claims":{"date_of_birth":false} '
+if [ "$(statuses pipeline)" = "201 200 200 200 200 200" ] && [ "$got" = "$want" ] && [ "$s_rc" != 124 ]; then
+    ok "six requests written at once on one connection (an enrolment on a worker, then verifications, its status, /healthz) are answered in order, then closed as asked"
+else
+    not_ok "pipelining: statuses '$(statuses pipeline)', answers '$got', s_client exit $s_rc"
+    show pipeline
+fi
+
+# ---- shutdown ------------------------------------------------------------------------------
+
+# SIGTERM while a request is half sent: the daemon stops accepting at once, but
+# the request in flight is finished and answered (with Connection: close), and
+# then the daemon exits 0.
+drain_body=$(printf '{"huduma_number":"%s","claims":{"surname":"Wanjiru"}}' "$HN")
+drain_writer() {
+    printf 'POST /v1/verify HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Purpose: shutdown test\r\n'
+    printf 'Content-Type: application/json\r\nContent-Length: %d\r\n\r\n' "${#drain_body}"
+    printf '%s' "$drain_body" | cut -c 1-20 | tr -d '\n'
+    i=0
+    while [ ! -e "$WORK/termed" ] && [ -d "$WORK" ] && [ $i -lt 300 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    printf '%s' "$drain_body" | cut -c 21- | tr -d '\n'
+}
+connected=$(log_count 'msg="agency connected"')
+session drain kra drain_writer 60 &
+bg=$!
+i=0
+while [ "$(log_count 'msg="agency connected"')" -le "$connected" ] && [ $i -lt 300 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+sleep 0.3 # the first part of the request reaches the daemon
+t0=$(now_ms)
+kill -TERM "$dpid"
+refused=
+while [ $(($(now_ms) - t0)) -lt 5000 ]; do
+    api kra GET /healthz
+    if [ "$code" = 000 ] && [ "$crc" = 7 ]; then
+        refused=$(($(now_ms) - t0))
+        break
+    fi
+    sleep 0.1
+done
+: >"$WORK/termed"
+wait "$bg" || :
+bg=
+read -r s_rc s_ms <"$WORK/drain.res"
+if [ -n "$refused" ]; then
+    ok "after SIGTERM, new connections are refused ($refused ms) while a request is still in flight"
+else
+    not_ok "after SIGTERM, new connections were still accepted for 5 s: status $code, curl exit $crc"
+fi
+if [ "$(statuses drain)" = 200 ] && grep -q '"match":true' "$WORK/drain.out" &&
+    grep -qi '^Connection: close' "$WORK/drain.out" && [ "$s_rc" = 0 ]; then
+    ok "the request in flight at SIGTERM is finished and answered (200, Connection: close), then close_notify"
+else
+    not_ok "the request in flight at SIGTERM: answers '$(statuses drain)', s_client exit $s_rc"
+    show drain
+fi
+
+i=0
+while kill -0 "$tpid" 2>/dev/null && [ $i -lt 300 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+took=$(($(now_ms) - t0))
+if kill -0 "$tpid" 2>/dev/null; then
+    not_ok "hudumad still runs 30 s after SIGTERM"
+    kill -KILL "$dpid" 2>/dev/null || :
+fi
+st=0
+wait "$tpid" || st=$?
+dpid=
+if [ "$st" = 0 ] && [ "$took" -lt 15000 ] && grep -q 'msg="stopped"' "$LOG"; then
+    ok "SIGTERM: hudumad drains and exits 0, $took ms after the signal"
+else
+    not_ok "SIGTERM: hudumad exited $st, $took ms after the signal"
+fi
+
+if grep -q -e 'ERROR: AddressSanitizer' -e 'ERROR: LeakSanitizer' -e 'runtime error' -e 'SUMMARY: .*Sanitizer' \
+    "$LOG" "$WORK/hudumad.out"; then
+    not_ok "a sanitizer report in the daemon's output:"
+    grep -h -A 12 -e 'ERROR: ' -e 'runtime error' "$LOG" "$WORK/hudumad.out" | head -n 40 | sed 's/^/#   /'
+else
+    ok "no AddressSanitizer, LeakSanitizer or UBSan report in the daemon's output"
+fi
+
+echo "# $(($(date +%s) - STARTED)) s"
+[ "$failures" -eq 0 ]
