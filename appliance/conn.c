@@ -411,13 +411,15 @@ static void conn_respond(struct conn *c, struct http_response *resp, const char 
     wipe_response(resp);
 
     double seconds = c->request_started ? elapsed_seconds(&c->request_t0) : 0;
-    char route[128];
-    route_template(req ? req->path : "", route, sizeof route);
     if (own_route)
         metrics_request(c->ring->srv->metrics, own_route, status, seconds);
-    log_event(status >= 500 ? LOG_ERROR : LOG_DEBUG, "request",
-              "conn=%u agency=%s route=%s status=%d ms=%.3f", c->id, agency_name(c),
-              own_route ? own_route : route, status, seconds * 1000);
+    enum log_level level = status >= 500 ? LOG_ERROR : LOG_DEBUG;
+    if (level >= log_get_level()) { /* the route template only for a line that is written */
+        char route[128];
+        route_template(req ? req->path : "", route, sizeof route);
+        log_event(level, "request", "conn=%u agency=%s route=%s status=%d ms=%.3f", c->id,
+                  agency_name(c), own_route ? own_route : route, status, seconds * 1000);
+    }
 
     httpconn_next(c->http);
     c->request_started = false;

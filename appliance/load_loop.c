@@ -494,8 +494,14 @@ static void reopen_closed(struct lthread *t, uint64_t now)
         return;
     for (unsigned i = 0; i < t->nconns; i++) {
         struct lconn *c = &t->conns[i];
-        if (c->state == LC_CLOSED && now >= c->retry_at && conn_open(t, c) != 0)
+        if (c->state != LC_CLOSED || now < c->retry_at || conn_open(t, c) == 0)
+            continue;
+        if (c->state == LC_CLOSED) { /* no socket or no memory: nothing to free */
+            t->stats.conn_errors++;
+            c->retry_at = now + RETRY_NS;
+        } else {
             conn_close(t, c, now, true);
+        }
     }
 }
 
@@ -589,7 +595,9 @@ static void load_phase(struct lthread *t)
     }
     for (;;) {
         uint64_t now = load_now_ns();
-        if (now >= t->stop_at || (now >= t->measure_to && in_flight(t) == 0 && !backlog(t, now)))
+        bool done = (now >= t->measure_to || t->quota == 0) && in_flight(t) == 0 &&
+                    !backlog(t, now);
+        if (now >= t->stop_at || done)
             break;
         if (cfg->rate > 0)
             open_loop_send(t, now);

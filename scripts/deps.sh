@@ -9,7 +9,7 @@ PACKAGES="
 build-essential pkg-config clang llvm
 libssl-dev librocksdb-dev rocksdb-tools libjansson-dev libcmocka-dev
 liburing-dev libhttp-parser-dev libinih-dev libcbor-dev
-curl openssl
+curl openssl nginx
 "
 
 missing=""

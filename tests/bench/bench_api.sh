@@ -25,8 +25,10 @@
 #      share of hudumad's (a load both servers can carry);
 #   5. a table of medians, and the ratios hudumad / nginx.
 # Beside each run, the server's CPU time (from /proc, all its threads or
-# worker processes) is turned into the cores it used on average.  The client
-# and both servers share this machine's cores; nothing is pinned.
+# worker processes) is turned into the cores it used on average, and into CPU
+# time per answer: the figure that least depends on what else the machine is
+# doing.  The client and both servers share this machine's cores; nothing is
+# pinned.
 #
 # Bounded: every command runs under timeout(1), huduma-load has its own hard
 # stop, and no run starts once BENCH_API_BUDGET seconds (330) have passed.
@@ -291,12 +293,20 @@ one() {
     line=$(echo "$out" | grep '^RESULT')
     cores=$(awk -v c="$((c1 - c0))" -v k="$TICK" -v a="$t0" -v b="$t1" \
         'BEGIN { printf "%.2f", c / k / (b - a) }')
-    echo "$test $server $round $cores $line" >>"$RESULTS"
+    # CPU per answer: the server's CPU time over the answers of warm-up and window
+    us=$(awk -v c="$((c1 - c0))" -v k="$TICK" -v r="$(echo "$line" | field rps)" \
+        -v w="$WARMUP" -v d="$SECS" 'BEGIN { printf "%.1f", (r > 0 ? c / k * 1e6 / (r * (w + d)) : 0) }')
+    echo "$test $server $round $cores $us $line" >>"$RESULTS"
+    client=$(echo "$line" | field client_cpu)
+    if awk -v c="$client" -v t="$CLIENT_THREADS" 'BEGIN { exit !(c >= 0.9 * t) }'; then
+        echo "   warning: huduma-load used $client cores with $CLIENT_THREADS thread(s):" \
+            "the client may be the bottleneck (BENCH_API_CLIENT_THREADS)" >&2
+    fi
     printf '   %-8s %-7s round %s: %8s req/s  p50 %6s us  p99 %7s us  p99.9 %7s us' \
         "$test" "$server" "$round" "$(echo "$line" | field rps)" "$(echo "$line" | field p50_us)" \
         "$(echo "$line" | field p99_us)" "$(echo "$line" | field p999_us)"
-    printf '  errors %s  server %s cores, client %s\n' "$(echo "$line" | field errors)" "$cores" \
-        "$(echo "$line" | field client_cpu)"
+    printf '  errors %s  server %s cores, %s us/answer; client %s cores\n' \
+        "$(echo "$line" | field errors)" "$cores" "$us" "$client"
 }
 both() { # TEST ROUND ARGS...: both servers, hudumad first in odd rounds
     test=$1 round=$2
@@ -308,7 +318,8 @@ both() { # TEST ROUND ARGS...: both servers, hudumad first in odd rounds
 med() {
     awk -v t="$1" -v s="$2" -v f="$3" '$1 == t && $2 == s {
         if (f == "cores") print $4
-        else for (i = 5; i <= NF; i++) if (index($i, f "=") == 1) print substr($i, length(f) + 2)
+        else if (f == "us") print $5
+        else for (i = 6; i <= NF; i++) if (index($i, f "=") == 1) print substr($i, length(f) + 2)
     }' "$RESULTS" | median
 }
 
@@ -347,8 +358,12 @@ row() { # LABEL TEST FIELD KIND: KIND rate (a rate) or us (a latency)
     if [ "$4" = us ]; then hv=$(ms "$h") nv=$(ms "$n"); else hv=$h nv=$n; fi
     printf '%-34s %12s %12s %9s\n' "$1" "$hv" "$nv" "$(ratio "$h" "$n")"
 }
-errors=$(awk '{ for (i = 5; i <= NF; i++) if ($i ~ /^errors=/) { sub("errors=", "", $i); s += $i } }
-    END { print s + 0 }' "$RESULTS")
+total() { # FIELD: its sum over every run
+    awk -v f="$1" '{ for (i = 6; i <= NF; i++) if (index($i, f "=") == 1) s += substr($i, length(f) + 2) }
+        END { print s + 0 }' "$RESULTS"
+}
+failures=$(($(total non2xx) + $(total conn_errors) + $(total protocol_errors)))
+unanswered=$(total unanswered)
 echo
 echo "== summary: medians of $ROUNDS rounds, $(nproc) cores shared by client and servers" \
     "(load average now $(cut -d' ' -f1-3 /proc/loadavg))"
@@ -360,6 +375,7 @@ for t in pipe1 pipe8; do
     row "  p99 ms" "$t" p99_us us
     row "  p99.9 ms" "$t" p999_us us
     row "  server CPU, cores" "$t" cores rate
+    row "  server CPU per answer, us" "$t" us rate
 done
 rate_rows() { # TEST RATE
     row "fixed $2/s: answers/s" "$1" rps rate
@@ -368,12 +384,15 @@ rate_rows() { # TEST RATE
     row "  p99 ms" "$1" p99_us us
     row "  p99.9 ms" "$1" p999_us us
     row "  server CPU, cores" "$1" cores rate
+    row "  server CPU per answer, us" "$1" us rate
 }
 rate_rows rate "$RATE"
 if [ "$RATE_LOW" -lt "$RATE" ]; then
     rate_rows ratelow "$RATE_LOW"
 fi
-echo "h/n: hudumad / nginx; goal for req/s: 1.00 or more; for latency: 1.00 or less"
-echo "errors (non-2xx, connection, protocol, unanswered) over every run: $errors"
+echo "h/n: hudumad / nginx; goal for req/s: 1.00 or more; for latency and CPU: 1.00 or less"
+echo "errors over every run: $failures (non-2xx answers, connection and protocol errors)"
+echo "requests still unanswered when their run ended: $unanswered (at a fixed rate a server"
+echo "cannot carry, its backlog grows until the run stops; each waited at least until then)"
 echo "whole benchmark: $(elapsed) s"
-[ "$errors" -eq 0 ]
+[ "$failures" -eq 0 ]

@@ -4,16 +4,21 @@
 # says, and nothing is served that the spec does not list.
 #
 # What it proves, each with an "ok - ..." line:
-#   - the route table the daemon serves (`routes[]` in appliance/api.c) and the
-#     spec's paths and methods are the same set, both ways; the two routes the
-#     front end answers itself (/healthz, /metrics, found in appliance/conn.c)
-#     are documented in docs/configuration.md (the spec leaves them out, as
-#     docs/api.md says);
+#   - the routes the daemon serves, the API's route table (`routes[]` in
+#     appliance/api.c) and the two routes the front end answers itself (GET
+#     /healthz, GET /metrics, found in appliance/conn.c), and the spec's paths
+#     and methods are the same set, both ways;
+#   - the spec says which serves what: the operations marked `x-served-by:
+#     front-end` are exactly the front end's routes, all others exactly the
+#     route table's; the front end's routes are also documented in
+#     docs/configuration.md;
 #   - over mutual TLS, for every operation of the spec and an agency of each
 #     role: the route exists (never 405, never a 404 without a `field`, which
 #     is "no such route"); an agency whose role is not in the operation's
 #     `x-roles` gets 403 forbidden, and one whose role is gets past the
-#     permission check with a status the spec lists for that operation;
+#     permission check with a status the spec lists for that operation (for
+#     the front end's routes, which are called without X-Purpose: 200), and a
+#     200 comes with the Content-Type the spec gives it;
 #   - the daemon counts each request under the spec's path template
 #     (hudumad_requests_total{route="/v1/persons/{hn}",...} in /metrics);
 #   - from the outside, nothing else answers: every other method on a spec path
@@ -25,8 +30,8 @@
 # How: the sanitized build (HUDUMA_SAN_BIN) in a fresh temporary register, one
 # person enrolled (so that {hn}, {enrolment_id} and {number} name real things),
 # one agency per role, hudumad on a random free port of 127.0.0.1, curl.  The
-# spec is read with awk: the keys under `paths:`, their methods, `x-roles` and
-# response codes.  Every command is bounded by `timeout`; the daemon and the
+# spec is read with awk: the keys under `paths:`, their methods, `x-roles`,
+# response codes, `x-served-by` and the media type of the 200 response.  Every command is bounded by `timeout`; the daemon and the
 # temporary directory are removed on any exit.
 #
 # Needs: HUDUMA_SAN_BIN, sh, coreutils, awk, curl, openssl.
@@ -95,10 +100,13 @@ rand() { od -An -N4 -tu4 /dev/urandom | tr -d ' \n'; }
 # ---- the spec and the route table ---------------------------------------------------------
 
 [ -r "$SPEC" ] || fatal "cannot read $SPEC"
-# One line per operation: METHOD PATH ROLES,... CODES,...
+# One line per operation: METHOD PATH ROLES,... CODES,... SERVED-BY TYPE-OF-200
+# (SERVED-BY: x-served-by, "api" when absent; TYPE-OF-200: "-" when none).
 cat >"$WORK/spec.awk" <<'EOF'
 function flush() {
-    if (method != "") print method, path, (roles == "" ? "-" : roles), (codes == "" ? "-" : codes)
+    if (method != "")
+        print method, path, (roles == "" ? "-" : roles), (codes == "" ? "-" : codes), served,
+            (ctype == "" ? "-" : ctype)
     method = ""
 }
 /^paths:/ { inpaths = 1; next }
@@ -108,13 +116,22 @@ inpaths && /^[^ #]/ { flush(); inpaths = 0 }
 /^    [a-z]/ {
     flush()
     m = $1; sub(/:$/, "", m)
-    if (m ~ /^(get|put|post|delete|options|head|patch|trace)$/) { method = toupper(m); roles = ""; codes = "" }
+    if (m ~ /^(get|put|post|delete|options|head|patch|trace)$/) {
+        method = toupper(m); roles = ""; codes = ""; served = "api"; ctype = ""; code = ""
+    }
     next
 }
+method != "" && /^      [a-z]/ { code = "" }
 method != "" && /^      x-roles:/ {
     r = $0; sub(/^[^[]*\[/, "", r); sub(/\].*$/, "", r); gsub(/[ \t]/, "", r); roles = r; next
 }
-method != "" && /^        '[0-9][0-9][0-9]':/ { c = $1; gsub(/[^0-9]/, "", c); codes = codes (codes == "" ? "" : ",") c; next }
+method != "" && /^      x-served-by:/ { s = $2; gsub(/["']/, "", s); served = s; next }
+method != "" && /^        '[0-9][0-9][0-9]':/ {
+    code = $1; gsub(/[^0-9]/, "", code); codes = codes (codes == "" ? "" : ",") code; next
+}
+method != "" && code == "200" && ctype == "" && /^            [a-z]+\/[^ :]+:[ ]*$/ {
+    ctype = $1; sub(/:$/, "", ctype); next
+}
 END { flush() }
 EOF
 awk -f "$WORK/spec.awk" "$SPEC" >"$WORK/spec.ops"
@@ -123,29 +140,44 @@ nops=$(wc -l <"$WORK/spec.ops")
 if awk '$3 == "-" || $4 == "-"' "$WORK/spec.ops" | grep -q .; then
     not_ok "operations of the spec without x-roles or responses: $(awk '$3 == "-" || $4 == "-" { printf "%s %s; ", $1, $2 }' "$WORK/spec.ops")"
 fi
+if awk '$5 != "api" && $5 != "front-end"' "$WORK/spec.ops" | grep -q .; then
+    not_ok "operations of the spec whose x-served-by is neither api nor front-end: $(awk '$5 != "api" && $5 != "front-end" { printf "%s %s (%s); ", $1, $2, $5 }' "$WORK/spec.ops")"
+fi
 cut -d ' ' -f 1,2 "$WORK/spec.ops" | sort >"$WORK/spec.routes"
+awk '$5 == "api" { print $1, $2 }' "$WORK/spec.ops" | sort >"$WORK/spec.api.routes"
+awk '$5 == "front-end" { print $1, $2 }' "$WORK/spec.ops" | sort >"$WORK/spec.frontend.routes"
 
 # The API's route table: entries {HTTP_VERB_X, "/path", ...} in appliance/*.c.
 grep -ho '{HTTP_VERB_[A-Z]*, *"/[^"]*"' "$ROOT"/appliance/*.c |
-    sed 's/{HTTP_VERB_\([A-Z]*\), *"\([^"]*\)"/\1 \2/' | sort >"$WORK/served.routes"
-[ -s "$WORK/served.routes" ] || fatal "no route table ({HTTP_VERB_..., \"/...\"}) found in appliance/*.c"
+    sed 's/{HTTP_VERB_\([A-Z]*\), *"\([^"]*\)"/\1 \2/' | sort >"$WORK/api.routes"
+[ -s "$WORK/api.routes" ] || fatal "no route table ({HTTP_VERB_..., \"/...\"}) found in appliance/*.c"
+# The front end's own routes: the paths conn_dispatch() compares, answered to GET (and HEAD, as GET).
+grep -ho 'strcmp(req->path, "/[^"]*")' "$ROOT/appliance/conn.c" | sed 's/.*"\(\/[^"]*\)".*/\1/' |
+    sort -u >"$WORK/frontend.paths"
+[ -s "$WORK/frontend.paths" ] || fatal "no front-end route (strcmp(req->path, \"/...\")) found in appliance/conn.c"
+sed 's/^/GET /' "$WORK/frontend.paths" | sort >"$WORK/frontend.routes"
+sort -u "$WORK/api.routes" "$WORK/frontend.routes" >"$WORK/served.routes"
+napi=$(wc -l <"$WORK/api.routes")
+nfront=$(wc -l <"$WORK/frontend.routes")
 only_served=$(comm -13 "$WORK/spec.routes" "$WORK/served.routes" | tr '\n' ';')
 only_spec=$(comm -23 "$WORK/spec.routes" "$WORK/served.routes" | tr '\n' ';')
-if [ -z "$only_served$only_spec" ]; then
-    ok "the API's route table and docs/openapi.yaml hold the same $nops operations"
+if [ -z "$only_served$only_spec" ] && [ "$nops" -eq "$(wc -l <"$WORK/served.routes")" ]; then
+    ok "the daemon's routes ($napi of the API's route table, $nfront of the front end) and docs/openapi.yaml hold the same $nops operations"
 else
-    not_ok "route table and spec differ: served but not in the spec: [$only_served]; in the spec but not served: [$only_spec]"
+    not_ok "served routes and spec differ: served but not in the spec: [$only_served]; in the spec but not served: [$only_spec] ($nops operations in the spec)"
 fi
-grep -ho 'strcmp(req->path, "/[^"]*")' "$ROOT/appliance/conn.c" | sed 's/.*"\(\/[^"]*\)".*/\1/' |
-    sort -u >"$WORK/frontend.routes"
-[ -s "$WORK/frontend.routes" ] || fatal "no front-end route (strcmp(req->path, \"/...\")) found in appliance/conn.c"
+if cmp -s "$WORK/spec.api.routes" "$WORK/api.routes" && cmp -s "$WORK/spec.frontend.routes" "$WORK/frontend.routes"; then
+    ok "x-served-by: the spec's front-end operations are the front end's routes ($(tr '\n' ';' <"$WORK/frontend.routes" | sed 's/;$//; s/;/, /g')), its other operations the API's route table"
+else
+    not_ok "x-served-by does not match: API operations not in api.c's table [$(comm -23 "$WORK/spec.api.routes" "$WORK/api.routes" | tr '\n' ';')]; api.c's routes not API operations [$(comm -13 "$WORK/spec.api.routes" "$WORK/api.routes" | tr '\n' ';')]; front-end operations not in conn.c [$(comm -23 "$WORK/spec.frontend.routes" "$WORK/frontend.routes" | tr '\n' ';')]; conn.c's routes not front-end operations [$(comm -13 "$WORK/spec.frontend.routes" "$WORK/frontend.routes" | tr '\n' ';')]"
+fi
 undocumented=
 # shellcheck disable=SC2013 # one path a line, no spaces
-for p in $(cat "$WORK/frontend.routes"); do
+for p in $(cat "$WORK/frontend.paths"); do
     grep -q "\`GET $p\`" "$ROOT/docs/configuration.md" || undocumented="$undocumented $p"
 done
 if [ -z "$undocumented" ]; then
-    ok "the front end's own routes ($(tr '\n' ' ' <"$WORK/frontend.routes" | sed 's/ $//')) are documented in docs/configuration.md"
+    ok "the front end's own routes ($(tr '\n' ' ' <"$WORK/frontend.paths" | sed 's/ $//')) are documented in docs/configuration.md"
 else
     not_ok "front-end routes not documented in docs/configuration.md:$undocumented"
 fi
@@ -188,18 +220,26 @@ port_taken() {
     command -v ss >/dev/null 2>&1 && [ -n "$(ss -Htln "sport = :$1" 2>/dev/null)" ]
 }
 
-# curl as AGENCY: body in $WORK/body, status in $code ("000": none), curl's exit in $crc.
+# curl as AGENCY: body in $WORK/body, headers in $WORK/headers, status in $code ("000": none),
+# curl's exit in $crc.  Sends "X-Purpose: $PURPOSE", or no X-Purpose when PURPOSE is empty.
+PURPOSE='API conformance test'
 api() { # AGENCY METHOD PATH [BODY]
     set -- "$1" "$2" "$3" "${4:-}" -q -sS --noproxy '*' --path-as-is --max-time 30 --cacert "$CA" \
-        --cert "$CERTS/$1.crt" --key "$CERTS/$1.key" -o "$WORK/body" -w '%{http_code}' -X "$2" \
-        -H 'X-Purpose: API conformance test'
+        --cert "$CERTS/$1.crt" --key "$CERTS/$1.key" -o "$WORK/body" -D "$WORK/headers" \
+        -w '%{http_code}' -X "$2"
     path=$3 data=$4
     shift 4
+    if [ -n "$PURPOSE" ]; then set -- "$@" -H "X-Purpose: $PURPOSE"; fi
     if [ -n "$data" ]; then set -- "$@" -H 'Content-Type: application/json' --data-binary "$data"; fi
-    rm -f "$WORK/body"
+    rm -f "$WORK/body" "$WORK/headers"
     crc=0
     code=$(timeout "$T" curl "$@" "https://127.0.0.1:$PORT$path" 2>"$WORK/curl.err") || crc=$?
     [ -f "$WORK/body" ] || : >"$WORK/body"
+    [ -f "$WORK/headers" ] || : >"$WORK/headers"
+}
+content_type() { # of the last answer, without parameters ("text/plain; version=0.0.4" -> text/plain)
+    tr -d '\r' <"$WORK/headers" | sed -n 's/^[Cc][Oo][Nn][Tt][Ee][Nn][Tt]-[Tt][Yy][Pp][Ee]: *\([^; ]*\).*/\1/p' |
+        tail -n 1
 }
 
 start_daemon() {
@@ -260,10 +300,16 @@ no_route() { # the answer in $WORK/body is "no such route" or "no such method"
 
 calls=0
 bad=0
-while read -r method tmpl roles codes; do
+nofront=0
+while read -r method tmpl roles codes served ctype; do
     path=$(fill "$tmpl")
     body=
     case $method in POST | PUT | PATCH) body='{}' ;; esac
+    PURPOSE='API conformance test'
+    if [ "$served" = front-end ]; then
+        PURPOSE= # the front end's routes need none
+        nofront=$((nofront + 1))
+    fi
     for role in $ROLES; do
         api "as-$role" "$method" "$path" "$body"
         calls=$((calls + 1))
@@ -280,10 +326,18 @@ while read -r method tmpl roles codes; do
         case ",$roles," in
         *",$role,"*)
             case ",$codes," in
-            *",$code,"*) [ "$code" != 403 ] || {
-                not_ok "$method $tmpl as $role (in x-roles [$roles]): 403 $(cat "$WORK/body")"
-                bad=$((bad + 1))
-            } ;;
+            *",$code,"*)
+                if [ "$code" = 403 ]; then
+                    not_ok "$method $tmpl as $role (in x-roles [$roles]): 403 $(cat "$WORK/body")"
+                    bad=$((bad + 1))
+                elif [ "$served" = front-end ] && [ "$code" != 200 ]; then
+                    not_ok "$method $tmpl as $role (in x-roles [$roles], front end, no X-Purpose): $code, not 200: $(head -c 300 "$WORK/body")"
+                    bad=$((bad + 1))
+                elif [ "$code" = 200 ] && [ "$ctype" != - ] && [ "$(content_type)" != "$ctype" ]; then
+                    not_ok "$method $tmpl as $role: 200 with Content-Type '$(content_type)', the spec says $ctype"
+                    bad=$((bad + 1))
+                fi
+                ;;
             *)
                 not_ok "$method $tmpl as $role: status $code is not among the spec's responses ($codes): $(head -c 300 "$WORK/body")"
                 bad=$((bad + 1))
@@ -299,8 +353,9 @@ while read -r method tmpl roles codes; do
         esac
     done
 done <"$WORK/spec.ops"
+PURPOSE='API conformance test'
 if [ "$bad" -eq 0 ]; then
-    ok "every operation of the spec answers over mutual TLS ($calls calls: $nops operations x 7 roles): 403 for exactly the roles outside its x-roles, a status the spec lists for the others"
+    ok "every operation of the spec answers over mutual TLS ($calls calls: $nops operations x 7 roles): 403 for exactly the roles outside its x-roles, a status the spec lists for the others (200 for the front end's $nofront, called without X-Purpose), with the spec's Content-Type on a 200"
 fi
 
 api as-operator GET /metrics
