@@ -67,8 +67,8 @@ struct load_response {
  * response of header_len bytes, to skip; MORE: wait for more bytes; ERROR:
  * not a response this parser accepts (*why says why).  `head`: the request
  * was HEAD, so the response has no body whatever its headers say. */
-enum load_parse load_response_parse(const char *buf, size_t len, bool head,
-                                    struct load_response *r, const char **why);
+enum load_parse load_response_parse(const char *buf, size_t len, bool head, struct load_response *r,
+                                    const char **why);
 
 #define LOAD_MAX_HEADER_BYTES (64 * 1024)
 
@@ -79,14 +79,14 @@ struct load_config {
     socklen_t addr_len;
     SSL_CTX *tls;
     unsigned connections, threads, pipeline;
-    double rate;                /* requests/s over all threads; 0: closed loop */
+    double rate; /* requests/s over all threads; 0: closed loop */
     uint64_t warmup_ns, duration_ns;
-    uint64_t grace_ns;          /* after the window, for answers still to come */
+    uint64_t grace_ns; /* after the window, for answers still to come */
     uint64_t connect_timeout_ns;
-    uint64_t max_requests;      /* over all threads; 0: no limit but time */
+    uint64_t max_requests;               /* over all threads; 0: no limit but time */
     const struct load_request *requests; /* rotated round-robin */
     size_t nrequests;
-    bool head;                  /* the method is HEAD */
+    bool head; /* the method is HEAD */
 };
 
 #define LOAD_STATUS_MAX 600

@@ -68,8 +68,7 @@ static const char *find_blank_line(const char *buf, size_t len)
 /* "HTTP/1.x NNN" then a space or the end of the line; sets status and close. */
 static int parse_status_line(const char *p, const char *eol, struct load_response *r)
 {
-    if (eol - p < 12 || memcmp(p, "HTTP/1.", 7) != 0 || (p[7] != '0' && p[7] != '1') ||
-        p[8] != ' ')
+    if (eol - p < 12 || memcmp(p, "HTTP/1.", 7) != 0 || (p[7] != '0' && p[7] != '1') || p[8] != ' ')
         return -1;
     for (int i = 9; i < 12; i++)
         if (p[i] < '0' || p[i] > '9')
@@ -108,8 +107,8 @@ static bool has_token(const char *v, const char *end, const char *token)
 }
 
 /* One header line [p, eol): records what matters; -1 with *why when refused. */
-static int parse_header(const char *p, const char *eol, struct load_response *r,
-                        long long *length, const char **why)
+static int parse_header(const char *p, const char *eol, struct load_response *r, long long *length,
+                        const char **why)
 {
     const char *colon = memchr(p, ':', (size_t)(eol - p));
     if (!colon || colon == p) {
@@ -158,8 +157,8 @@ static enum load_parse refuse(const char **why, const char *text)
     return LOAD_PARSE_ERROR;
 }
 
-enum load_parse load_response_parse(const char *buf, size_t len, bool head,
-                                    struct load_response *r, const char **why)
+enum load_parse load_response_parse(const char *buf, size_t len, bool head, struct load_response *r,
+                                    const char **why)
 {
     size_t scan = len < LOAD_MAX_HEADER_BYTES ? len : LOAD_MAX_HEADER_BYTES;
     const char *end = find_blank_line(buf, scan);

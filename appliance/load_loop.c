@@ -29,7 +29,6 @@
  */
 #include "load.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -74,12 +73,12 @@ struct lthread {
     int epfd;
     struct lconn *conns;
     unsigned nconns;
-    unsigned rr;              /* next connection to offer a request to */
-    size_t next_request;      /* rotation over cfg->requests */
+    unsigned rr;         /* next connection to offer a request to */
+    size_t next_request; /* rotation over cfg->requests */
     uint64_t t0, measure_from, measure_to, stop_at;
-    uint64_t quota;           /* requests this thread may still send */
+    uint64_t quota;                 /* requests this thread may still send */
     uint64_t interval_ns, phase_ns; /* open loop */
-    uint64_t next_k;          /* open loop: the first request not yet sent */
+    uint64_t next_k;                /* open loop: the first request not yet sent */
     struct load_stats stats;
     bool started;
 };
@@ -269,8 +268,7 @@ static bool conn_queue(struct lthread *t, struct lconn *c, uint64_t intended)
 
 static bool may_send(const struct lthread *t, const struct lconn *c)
 {
-    return c->state == LC_OPEN && !c->closing && c->count < t->run->cfg.pipeline &&
-           t->quota > 0;
+    return c->state == LC_OPEN && !c->closing && c->count < t->run->cfg.pipeline && t->quota > 0;
 }
 
 /* ---- bytes in ----------------------------------------------------------------------- */
@@ -286,8 +284,6 @@ static void count_response(struct lthread *t, const struct load_response *r, uin
     t->stats.status[r->status < LOAD_STATUS_MAX ? r->status : 0]++;
     load_hist_add(&t->stats.hist, (now - intended + 500) / 1000, 1);
 }
-
-static void fill_closed_loop(struct lthread *t, struct lconn *c, uint64_t now);
 
 /* Takes every complete response off the front of c->in; false on a protocol error. */
 static bool conn_parse(struct lthread *t, struct lconn *c, uint64_t now)
@@ -595,8 +591,8 @@ static void load_phase(struct lthread *t)
     }
     for (;;) {
         uint64_t now = load_now_ns();
-        bool done = (now >= t->measure_to || t->quota == 0) && in_flight(t) == 0 &&
-                    !backlog(t, now);
+        bool done =
+            (now >= t->measure_to || t->quota == 0) && in_flight(t) == 0 && !backlog(t, now);
         if (now >= t->stop_at || done)
             break;
         if (cfg->rate > 0)

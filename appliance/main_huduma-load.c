@@ -31,10 +31,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#define MAX_HEADERS     32
-#define MAX_FILE_BYTES  (64u * 1024 * 1024)
-#define MAX_BODIES      1000000
-#define WATCHDOG_EXTRA  5.0 /* seconds past the planned end before giving up */
+#define MAX_HEADERS    32
+#define MAX_FILE_BYTES (64u * 1024 * 1024)
+#define MAX_BODIES     1000000
+#define WATCHDOG_EXTRA 5.0 /* seconds past the planned end before giving up */
 
 static const char usage[] =
     "usage: huduma-load --port N --cert FILE --key FILE --cacert FILE [options]\n"
@@ -226,8 +226,9 @@ static int parse_args(int argc, char **argv, struct options *o)
             continue;
         }
         if (i + 1 == argc)
-            return bad(opt, NULL, strncmp(opt, "--", 2) ? "unexpected argument"
-                                                        : "needs a value (or is unknown)");
+            return bad(opt, NULL,
+                       strncmp(opt, "--", 2) ? "unexpected argument"
+                                             : "needs a value (or is unknown)");
         if (parse_option(o, opt, argv[++i]) != 0)
             return -1;
     }
@@ -241,8 +242,7 @@ static int loopback_address(const char *host, unsigned port, struct load_config 
     struct sockaddr_in *v4 = (struct sockaddr_in *)&cfg->addr;
     struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&cfg->addr;
     memset(&cfg->addr, 0, sizeof cfg->addr);
-    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1 &&
-        (ntohl(v4->sin_addr.s_addr) >> 24) == 127) {
+    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1 && (ntohl(v4->sin_addr.s_addr) >> 24) == 127) {
         v4->sin_family = AF_INET;
         v4->sin_port = htons((uint16_t)port);
         cfg->addr_len = sizeof *v4;
@@ -449,8 +449,7 @@ static int show_response(const struct options *o, const struct load_config *cfg)
     } else if (read_response(ssl, cfg->head, &buf, &r) == 0) {
         fwrite(buf + r.header_len, 1, r.body_len, stdout);
         fprintf(stderr, "huduma-load: status %d, %zu header bytes, %zu body bytes, %s %s\n",
-                r.status, r.header_len, r.body_len, SSL_get_version(ssl),
-                SSL_get_cipher_name(ssl));
+                r.status, r.header_len, r.body_len, SSL_get_version(ssl), SSL_get_cipher_name(ssl));
         rc = r.status >= 200 && r.status < 300 ? 0 : 4;
     }
     free(buf);
@@ -479,9 +478,9 @@ static uint64_t non_2xx(const struct load_stats *s)
 static void print_text(const struct options *o, const struct load_stats *s, double window,
                        double cpu)
 {
-    printf("huduma-load: %s %s on %s:%lu, %lu connections, %lu thread%s, pipeline %lu, ",
-           o->method, o->path, o->host, o->port, o->connections, o->threads,
-           o->threads == 1 ? "" : "s", o->pipeline);
+    printf("huduma-load: %s %s on %s:%lu, %lu connections, %lu thread%s, pipeline %lu, ", o->method,
+           o->path, o->host, o->port, o->connections, o->threads, o->threads == 1 ? "" : "s",
+           o->pipeline);
     if (o->rate > 0)
         printf("open loop at %.0f requests/s", o->rate);
     else
@@ -532,10 +531,9 @@ static void print_result(const struct options *o, const struct load_stats *s, do
            (unsigned long long)load_hist_percentile(&s->hist, 90),
            (unsigned long long)load_hist_percentile(&s->hist, 99),
            (unsigned long long)load_hist_percentile(&s->hist, 99.9),
-           (unsigned long long)s->hist.max, load_hist_mean(&s->hist),
-           (unsigned long long)errors, (unsigned long long)non_2xx(s),
-           (unsigned long long)s->conn_errors, (unsigned long long)s->protocol_errors,
-           (unsigned long long)s->unanswered, cpu);
+           (unsigned long long)s->hist.max, load_hist_mean(&s->hist), (unsigned long long)errors,
+           (unsigned long long)non_2xx(s), (unsigned long long)s->conn_errors,
+           (unsigned long long)s->protocol_errors, (unsigned long long)s->unanswered, cpu);
 }
 
 /* ---- the run ------------------------------------------------------------------------- */

@@ -243,3 +243,7 @@ row "ratio person reads / db_bench readrandom" "$ratio" "$cpu_ratio" ""
 echo "(CPU us/op: CPU time per read of the reading threads; for db_bench, of the whole"
 echo " process, opening included.  The CPU ratio is db_bench's CPU per read over a person"
 echo " read's, the ratio the machine would show with nothing else running.)"
+
+# ---- verification over mutual TLS: hudumad vs nginx (tests/bench/bench_api.sh) ----------
+echo
+sh tests/bench/bench_api.sh

@@ -22,11 +22,14 @@
 #
 # How: `huduma synth` writes N synthetic enrolment lines; a fresh register;
 # then round after round: import the whole file in the background with 8
-# threads and --acks, SIGKILL it after a random 0.1-1.5 s, and check.  There
-# are at least ROUNDS rounds, and more (up to ROUNDS + 5, while lines are left
+# threads and --acks, SIGKILL it after a random 0.1-1.5 s, and check.  In odd
+# rounds the delay counts from the start of the process (so kills also land
+# during start-up, recovery and the replay of lines done before); in even ones
+# from the moment the run has re-acknowledged as many lines as were
+# acknowledged before, so that the kill lands among new enrolments.  There are
+# at least ROUNDS rounds, and more (up to ROUNDS + 5, while lines are left
 # unacknowledged) until 5 kills have landed after the run had acknowledged new
-# enrolments (a kill during start-up or during the replay of earlier lines
-# tests less).  After each kill:
+# enrolments.  After each kill:
 #   - ALL acknowledgements so far are checked against the input file and each
 #     other (awk over the ack files): each line's enrolment id is the input
 #     line's, a line acknowledged in an earlier round comes back
@@ -254,8 +257,22 @@ while [ "$r" -le "$ROUNDS" ] || { [ "$killed_mid_work" -lt "$MIN_KILLS" ] && [ "
     [ "$(wc -l <"$WORK/ledger.tsv")" -lt "$N" ]; }; do
     ms=$(($(rand) % 1401 + 100))
     secs=$(printf '%d.%03d' $((ms / 1000)) $((ms % 1000)))
+    known=$(wc -l <"$WORK/ledger.tsv")
     "$BIN" import "$WORK/in.jsonl" --threads 8 --acks >"$WORK/acks.$r" 2>"$WORK/import.$r.err" &
     pid=$!
+    from="its start"
+    if [ $((r % 2)) -eq 0 ] && [ "$known" -gt 0 ]; then
+        # Every other round: count from the end of the replay of the lines
+        # acknowledged before (at most 20 s), so that the kill lands among new
+        # enrolments rather than during start-up or the replay.
+        polls=0
+        while [ "$(wc -l <"$WORK/acks.$r")" -lt "$known" ] && [ "$polls" -lt 400 ] &&
+            kill -0 "$pid" 2>/dev/null; do
+            sleep 0.05
+            polls=$((polls + 1))
+        done
+        from="the replay of the $known acknowledged before"
+    fi
     sleep "$secs"
     kill -9 "$pid" 2>/dev/null || :
     st=0
@@ -267,8 +284,8 @@ while [ "$r" -le "$ROUNDS" ] || { [ "$killed_mid_work" -lt "$MIN_KILLS" ] && [ "
         grep 'huduma import: line' "$WORK/import.$r.err" | sed -n '1,5s/^/#   /p'
     fi
     case $st in
-    137) how="killed after $secs s" ;;
-    0) how="finished before the kill at $secs s" ;;
+    137) how="killed $secs s after $from" ;;
+    0) how="finished before the kill, $secs s after $from" ;;
     *)
         not_ok "round $r: the import exited $st by itself"
         tr '\r' '\n' <"$WORK/import.$r.err" | tail -n 3 | sed 's/^/#   /'
