@@ -52,9 +52,9 @@ static const char *const mode_names[] = {"person", "unseal", "raw"};
 
 struct bench {
     enum mode mode;
-    struct reg *reg;     /* person mode */
-    struct store *st;    /* unseal and raw modes */
-    struct keyring *kr;  /* unseal mode */
+    struct reg *reg;    /* person mode */
+    struct store *st;   /* unseal and raw modes */
+    struct keyring *kr; /* unseal mode */
     char (*hns)[HN_LEN + 1];
     size_t nhns;
     double deadline;

@@ -15,8 +15,8 @@
 #      cache, 10-bit bloom filters, LZ4, index and filter blocks in the cache),
 #      then readrandom with the same thread count, BENCH_RUNS times,
 #      interleaved with the person reads so that both see the same noise;
-# and ends with a summary table of medians and the ratio person reads /
-# db_bench readrandom.
+# and prints a summary table of medians and the ratio person reads /
+# db_bench readrandom.  Then it runs tests/bench/bench_api.sh (hudumad vs nginx).
 #
 # Everything runs in a temporary directory under build/ (on the repository's
 # disk, so a synced WAL costs what it costs there), removed at exit; every
@@ -128,6 +128,7 @@ if [ -n "$SWEEP" ]; then
     best=0
     for t in $SWEEP; do
         res=$(import "$W/sample.jsonl" "$t" "$W/sweep")
+        # shellcheck disable=SC2086 # split into commits and seconds
         set -- $res
         r=$(rate "$1" "$2")
         echo "   --threads $t: $1 commits in $2 s, $r/s"
@@ -139,6 +140,7 @@ fi
 REG=$W/register
 echo "== enrolling them: huduma import --threads $IMPORT_THREADS --acks (synced WAL)"
 res=$(import "$PEOPLE_FILE" "$IMPORT_THREADS" "$REG")
+# shellcheck disable=SC2086 # split into commits and seconds
 set -- $res
 committed=$1
 import_s=$2
@@ -206,6 +208,7 @@ while [ "$i" -le "$RUNS" ]; do
     echo "   db_bench readrandom: $(echo "$line" | sed 's/  */ /g')" \
         "cpu_us_per_read=$(tail -n 1 "$W/dbb.cpu")"
     found=$(echo "$line" | sed -n 's/.*(\([0-9]*\) of \([0-9]*\) found).*/\1 \2/p')
+    # shellcheck disable=SC2086 # split into found and asked
     set -- $found
     if [ "$#" -eq 2 ] && [ "$1" != "$2" ]; then
         echo "bench: db_bench found only $1 of $2 keys" >&2
@@ -242,7 +245,8 @@ row "db_bench readrandom ($value_size-byte values)" "$dbb" "$dbb_cpu" "$(list "$
 row "ratio person reads / db_bench readrandom" "$ratio" "$cpu_ratio" ""
 echo "(CPU us/op: CPU time per read of the reading threads; for db_bench, of the whole"
 echo " process, opening included.  The CPU ratio is db_bench's CPU per read over a person"
-echo " read's, the ratio the machine would show with nothing else running.)"
+echo " read's: roughly the ratio an otherwise idle machine would show.)"
+cleanup # the register and db_bench's database are not needed any more
 
 # ---- verification over mutual TLS: hudumad vs nginx (tests/bench/bench_api.sh) ----------
 echo
