@@ -288,10 +288,9 @@ static int enrol_txn(struct reg *r, struct store_txn *tx, void *ctx, struct reg_
     key_enrolment(&k, m->id);
     char *val = NULL;
     size_t vlen = 0;
-    struct st_err err;
-    int rc = store_txn_get_locked(tx, CF_INDEXES, k.b, k.len, &val, &vlen, &err);
-    if (rc != ST_OK)
-        return reg_from_st(res, rc, &err);
+    int rc = idx_get_locked(tx, &k, &val, &vlen, res);
+    if (rc != REG_OK)
+        return rc;
     if (val) {
         answer_from_index(e->ans, m->id, val, vlen);
         e->ans->pending_replayed = e->ans->outcome == ENROL_PENDING;
@@ -303,9 +302,9 @@ static int enrol_txn(struct reg *r, struct store_txn *tx, void *ctx, struct reg_
 
     struct idx_key bk;
     key_blocking(r, &bk, &e->p);
-    rc = store_txn_get_locked(tx, CF_INDEXES, bk.b, bk.len, &val, &vlen, &err);
-    if (rc != ST_OK)
-        return reg_from_st(res, rc, &err);
+    rc = idx_get_locked(tx, &bk, &val, &vlen, res);
+    if (rc != REG_OK)
+        return rc;
     if (val) {
         add_candidates(e->ans, val, vlen);
         free(val);

@@ -288,6 +288,14 @@ static json_t *change_json(struct reg *r, const char *kind, const struct change_
     return c;
 }
 
+int idx_get_locked(struct store_txn *tx, const struct idx_key *k, char **val, size_t *vlen,
+                   struct reg_result *res)
+{
+    struct st_err err;
+    int rc = store_txn_get_locked(tx, CF_INDEXES, k->b, k->len, val, vlen, &err);
+    return rc == ST_OK ? REG_OK : reg_from_st(res, rc, &err);
+}
+
 int put_sealed_json(struct reg *r, struct store_txn *tx, enum store_cf cf, const void *key,
                     size_t klen, const char *aad, json_t *obj, struct reg_result *res)
 {
@@ -382,9 +390,9 @@ int block_add(struct reg *r, struct store_txn *tx, const struct person *p, const
     char *val = NULL;
     size_t vlen = 0;
     struct st_err err;
-    int rc = store_txn_get_locked(tx, CF_INDEXES, k.b, k.len, &val, &vlen, &err);
-    if (rc != ST_OK)
-        return reg_from_st(res, rc, &err);
+    int rc = idx_get_locked(tx, &k, &val, &vlen, res);
+    if (rc != REG_OK)
+        return rc;
     size_t elen = strlen(entry);
     char *list = realloc(val, vlen + elen + 1);
     if (!list) {
@@ -406,9 +414,9 @@ int block_remove(struct reg *r, struct store_txn *tx, const struct person *p, co
     char *val = NULL;
     size_t vlen = 0, nlen = 0;
     struct st_err err;
-    int rc = store_txn_get_locked(tx, CF_INDEXES, k.b, k.len, &val, &vlen, &err);
-    if (rc != ST_OK || !val)
-        return rc == ST_OK ? REG_OK : reg_from_st(res, rc, &err);
+    int rc = idx_get_locked(tx, &k, &val, &vlen, res);
+    if (rc != REG_OK || !val)
+        return rc;
     char *list = list_without(val, vlen, entry, &nlen);
     free(val);
     if (!list)
@@ -457,9 +465,9 @@ int docs_claim(struct reg *r, struct store_txn *tx, const struct person *p, cons
         int i = order[o];
         char *val = NULL;
         size_t vlen = 0;
-        int rc = store_txn_get_locked(tx, CF_INDEXES, keys[i].b, keys[i].len, &val, &vlen, &err);
-        if (rc != ST_OK)
-            return reg_from_st(res, rc, &err);
+        int rc = idx_get_locked(tx, &keys[i], &val, &vlen, res);
+        if (rc != REG_OK)
+            return rc;
         int mine = val && vlen == olen && memcmp(val, owner, olen) == 0;
         free(val);
         if (val && !mine)
@@ -482,9 +490,9 @@ int docs_release(struct reg *r, struct store_txn *tx, const struct person *p, co
         key_document(r, &k, p->docs[i].type, p->docs[i].number);
         char *val = NULL;
         size_t vlen = 0;
-        int rc = store_txn_get_locked(tx, CF_INDEXES, k.b, k.len, &val, &vlen, &err);
-        if (rc != ST_OK)
-            return reg_from_st(res, rc, &err);
+        int rc = idx_get_locked(tx, &k, &val, &vlen, res);
+        if (rc != REG_OK)
+            return rc;
         int mine = val && vlen == olen && memcmp(val, owner, olen) == 0;
         free(val);
         if (mine && (rc = store_txn_delete(tx, CF_INDEXES, k.b, k.len, &err)) != ST_OK)

@@ -61,6 +61,9 @@ int load_person(struct reg *r, struct store_txn *tx, const char *hn, struct pers
 /* Writes the person's current version, its history entry and an event. */
 int write_version(struct reg *r, struct store_txn *tx, const struct person *p, const char *kind,
                   const struct change_note *note, struct reg_result *res);
+/* Locked read of an index key (*val malloc'd, NULL when absent). */
+int idx_get_locked(struct store_txn *tx, const struct idx_key *k, char **val, size_t *vlen,
+                   struct reg_result *res);
 /* Seals a JSON value (taken over: decref'd) under `aad` and stages it at cf/key. */
 int put_sealed_json(struct reg *r, struct store_txn *tx, enum store_cf cf, const void *key,
                     size_t klen, const char *aad, json_t *obj, struct reg_result *res);
