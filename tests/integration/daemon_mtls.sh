@@ -37,80 +37,42 @@
 # Needs: HUDUMA_SAN_BIN, sh, coreutils, curl, openssl, perl.
 set -eu
 
-SAN=${HUDUMA_SAN_BIN:?HUDUMA_SAN_BIN must name the directory of the sanitized binaries}
-HUDUMA=$SAN/huduma
-HUDUMAD=$SAN/hudumad
-for b in "$HUDUMA" "$HUDUMAD"; do
-    if [ ! -x "$b" ]; then
-        echo "not ok - no executable $b"
-        exit 1
-    fi
-done
-for tool in curl openssl perl timeout; do
-    if ! command -v "$tool" >/dev/null 2>&1; then
-        echo "not ok - $tool is needed (Debian package: $tool)"
-        exit 1
-    fi
-done
+LIB_NAME=mtls
+. "$(dirname "$0")/lib/daemon.sh"
+lib_init
+need_tools perl
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/huduma-mtls.XXXXXX")
-dpid=
-bg=
-cleanup() {
-    if [ -n "$bg" ]; then kill "$bg" 2>/dev/null || :; fi
-    if [ -n "$dpid" ] && kill -0 "$dpid" 2>/dev/null; then
-        kill -TERM "$dpid" 2>/dev/null || :
-        i=0
-        while kill -0 "$dpid" 2>/dev/null && [ $i -lt 50 ]; do
-            sleep 0.1
-            i=$((i + 1))
-        done
-        kill -KILL "$dpid" 2>/dev/null || :
-    fi
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
-
-export HUDUMA_DIR="$WORK/reg"
-# A sanitizer report stops the process and lands in its log (checked at the end).
-export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:halt_on_error=1"
-export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-unset https_proxy HTTPS_PROXY http_proxy HTTP_PROXY all_proxy ALL_PROXY || :
-
-T=60           # bound on any one command
-LOG=$WORK/hudumad.log
-CA=$HUDUMA_DIR/ca/ca.crt
-CERTS=$WORK/certs
 REQUEST_TIMEOUT_MS=3000
 IDLE_TIMEOUT_MS=10000
 HANDSHAKE_TIMEOUT_MS=3000
-STARTED=$(date +%s)
-failures=0
+CONFIG_LOG_LEVEL=debug
+config_extra() { # short timeouts, so that slow clients are cut quickly
+    cat <<EOF
 
-ok() { echo "ok - $*"; }
-not_ok() {
-    failures=$((failures + 1))
-    echo "not ok - $*"
+[limits]
+max_body_bytes = 1048576
+max_header_bytes = 8192
+request_timeout_ms = $REQUEST_TIMEOUT_MS
+idle_timeout_ms = $IDLE_TIMEOUT_MS
+handshake_timeout_ms = $HANDSHAKE_TIMEOUT_MS
+drain_timeout_ms = 5000
+EOF
 }
-fatal() {
-    echo "not ok - $*"
-    if [ -s "$LOG" ]; then tail -n 20 "$LOG" | sed 's/^/#   /'; fi
-    exit 1
+bg=
+on_cleanup() { if [ -n "$bg" ]; then kill "$bg" 2>/dev/null || :; fi; }
+
+# api with another X-Purpose for one call ("" : none)
+apip() { # PURPOSE AGENCY METHOD PATH [BODY]
+    saved_purpose=$PURPOSE
+    PURPOSE=$1
+    shift
+    api "$@"
+    PURPOSE=$saved_purpose
 }
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-rand() { od -An -N4 -tu4 /dev/urandom | tr -d ' \n'; }
 
 # ---- the register, its agencies, a rogue CA -----------------------------------------
 
-timeout "$T" "$HUDUMA" init >/dev/null || fatal "huduma init"
-[ -s "$CA" ] || fatal "huduma init made no agency CA ($CA)"
-mkdir "$CERTS"
-add_agency() { # NAME ROLES [ATTRIBUTES]
-    timeout "$T" "$HUDUMA" agency add "$1" --role "$2" ${3:+--attributes "$3"} --out "$CERTS" \
-        >"$WORK/agency.out" 2>"$WORK/agency.err" ||
-        fatal "huduma agency add $1 --role $2: $(cat "$WORK/agency.err")"
-}
+huduma_init
 add_agency kra verifier
 add_agency bank kyc surname,first_name,date_of_birth
 add_agency kit registration
@@ -132,50 +94,6 @@ mkdir "$WORK/rogue"
 
 # ---- the daemon ------------------------------------------------------------------------
 
-write_config() { # PORT
-    cat >"$WORK/hudumad.conf" <<EOF
-# a test configuration: short timeouts, so that slow clients are cut quickly
-[server]
-listen = 127.0.0.1
-port = $1
-threads = 2
-workers = 2
-register_dir = $HUDUMA_DIR
-
-[limits]
-max_body_bytes = 1048576
-max_header_bytes = 8192
-request_timeout_ms = $REQUEST_TIMEOUT_MS
-idle_timeout_ms = $IDLE_TIMEOUT_MS
-handshake_timeout_ms = $HANDSHAKE_TIMEOUT_MS
-drain_timeout_ms = 5000
-
-[log]
-level = debug
-EOF
-}
-
-port_taken() {
-    command -v ss >/dev/null 2>&1 && [ -n "$(ss -Htln "sport = :$1" 2>/dev/null)" ]
-}
-
-# curl with the agency's certificate (none for "-"): the body goes to $WORK/body,
-# $code gets the HTTP status ("000" when there was none) and $crc curl's exit code.
-api() { # AGENCY METHOD PATH [BODYFILE] [PURPOSE]
-    ag=$1 method=$2 path=$3 data=${4:-} purpose=${5-integration test}
-    set -- -q -sS --noproxy '*' --max-time 30 --cacert "$CA" -o "$WORK/body" -w '%{http_code}' \
-        -X "$method"
-    if [ "$ag" != - ]; then set -- "$@" --cert "$CERTS/$ag.crt" --key "$CERTS/$ag.key"; fi
-    if [ -n "$purpose" ]; then set -- "$@" -H "X-Purpose: $purpose"; fi
-    if [ -n "$data" ]; then
-        set -- "$@" -H 'Content-Type: application/json' --data-binary "@$data"
-    fi
-    rm -f "$WORK/body"
-    crc=0
-    code=$(timeout "$T" curl "$@" "https://127.0.0.1:$PORT$path" 2>"$WORK/curl.err") || crc=$?
-    [ -f "$WORK/body" ] || : >"$WORK/body"
-}
-
 healthy() { # WHAT: the daemon still answers /healthz
     api kra GET /healthz
     if [ "$code" = 200 ] && grep -q '"status":"ok"' "$WORK/body" && kill -0 "$dpid" 2>/dev/null; then
@@ -185,51 +103,11 @@ healthy() { # WHAT: the daemon still answers /healthz
     fi
 }
 
-start_daemon() {
-    tries=0
-    while :; do
-        tries=$((tries + 1))
-        [ $tries -le 10 ] || fatal "no free port for hudumad after 10 tries"
-        PORT=$(($(rand) % 30000 + 20000))
-        if port_taken "$PORT"; then continue; fi
-        write_config "$PORT"
-        if [ $tries -eq 1 ]; then
-            timeout "$T" "$HUDUMAD" --check-config "$WORK/hudumad.conf" >"$WORK/check.out" 2>&1 ||
-                fatal "hudumad --check-config: $(cat "$WORK/check.out")"
-            ok "hudumad --check-config accepts the configuration"
-        fi
-        # Bounded as a whole; the inner shell leaves its pid for signals, then becomes hudumad.
-        # shellcheck disable=SC2016 # $$ and $1.. belong to the inner shell
-        timeout --foreground -s KILL 900 sh -c 'echo $$ >"$1"; exec "$2" --config "$3"' sh \
-            "$WORK/hudumad.pid" "$HUDUMAD" "$WORK/hudumad.conf" >"$WORK/hudumad.out" 2>"$LOG" &
-        tpid=$!
-        deadline=$(($(date +%s) + 120)) # the sanitized build starts slowly on a busy machine
-        dpid=
-        while :; do
-            if [ -z "$dpid" ] && [ -s "$WORK/hudumad.pid" ]; then dpid=$(cat "$WORK/hudumad.pid"); fi
-            if ! kill -0 "$tpid" 2>/dev/null; then
-                st=0
-                wait "$tpid" || st=$?
-                if grep -q 'Address already in use' "$LOG"; then
-                    echo "# port $PORT was taken; trying another"
-                    dpid=
-                    rm -f "$WORK/hudumad.pid"
-                    continue 2
-                fi
-                dpid=
-                fatal "hudumad exited $st at start"
-            fi
-            if [ -n "$dpid" ] && grep -q 'msg="listening"' "$LOG"; then
-                api kra GET /healthz
-                if [ "$code" = 200 ]; then return 0; fi
-            fi
-            [ "$(date +%s)" -lt "$deadline" ] || fatal "hudumad did not answer /healthz within 120 s"
-            sleep 0.2
-        done
-    done
-}
-
-start_daemon
+write_config 20000
+timeout "$T" "$HUDUMAD" --check-config "$WORK/hudumad.conf" >"$WORK/check.out" 2>&1 ||
+    fatal "hudumad --check-config: $(cat "$WORK/check.out")"
+ok "hudumad --check-config accepts the configuration"
+start_daemon kra
 ok "hudumad listens on 127.0.0.1:$PORT and answers /healthz over mutual TLS ($(($(date +%s) - STARTED)) s)"
 
 # ---- raw TLS sessions through openssl s_client ------------------------------------------
@@ -285,14 +163,14 @@ cat >"$WORK/person.json" <<'EOF'
   "biometric_exemption": "fingers injured at capture; face camera out of order"
 }
 EOF
-api kit POST /v1/enrolments "$WORK/person.json" "registration at a Huduma centre"
+apip "registration at a Huduma centre" kit POST /v1/enrolments "@$WORK/person.json"
 HN=$(sed -n 's/.*"huduma_number":"\([0-9]*\)".*/\1/p' "$WORK/body")
 if [ "$code" = 201 ] && grep -q '"outcome":"assigned"' "$WORK/body" && [ ${#HN} -eq 12 ]; then
     ok "the registration kit enrols a person over mutual TLS: 201, Huduma Number $HN"
 else
     fatal "enrolment: status $code, curl exit $crc: $(cat "$WORK/body" "$WORK/curl.err")"
 fi
-api kit POST /v1/enrolments "$WORK/person.json" "registration at a Huduma centre"
+apip "registration at a Huduma centre" kit POST /v1/enrolments "@$WORK/person.json"
 if [ "$code" = 200 ] && grep -q '"outcome":"already_enrolled"' "$WORK/body" &&
     grep -q "\"huduma_number\":\"$HN\"" "$WORK/body"; then
     ok "the same enrolment sent again: 200 already_enrolled, the same number"
@@ -302,7 +180,7 @@ fi
 
 printf '{"huduma_number":"%s","claims":{"surname":"  WANJIRU ","first_name":"achieng","date_of_birth":"1988-07-15","sex":"female","document":{"type":"national_id","number":"31234567"}}}' \
     "$HN" >"$WORK/verify-true.json"
-api kra POST /v1/verify "$WORK/verify-true.json" "PIN registration, KYC check"
+apip "PIN registration, KYC check" kra POST /v1/verify "@$WORK/verify-true.json"
 if [ "$code" = 200 ] && grep -q '"match":true' "$WORK/body" && ! grep -q ':false' "$WORK/body" &&
     grep -q '"status":"active"' "$WORK/body" && grep -q '"transaction_id":"[0-9a-f]\{32\}"' "$WORK/body" &&
     ! grep -q -e Wanjir -e Achieng -e 1988 "$WORK/body"; then
@@ -312,7 +190,7 @@ else
 fi
 printf '{"huduma_number":"%s","claims":{"surname":"Wanjiru","date_of_birth":"1988-07-16"}}' "$HN" \
     >"$WORK/verify-false.json"
-api kra POST /v1/verify "$WORK/verify-false.json" "PIN registration, KYC check"
+apip "PIN registration, KYC check" kra POST /v1/verify "@$WORK/verify-false.json"
 if [ "$code" = 200 ] && grep -q '"match":false' "$WORK/body" && grep -q '"surname":true' "$WORK/body" &&
     grep -q '"date_of_birth":false' "$WORK/body"; then
     ok "a wrong date of birth answers \"match\": false, with surname true and date_of_birth false"
@@ -320,7 +198,7 @@ else
     not_ok "verification with a wrong claim: status $code: $(cat "$WORK/body")"
 fi
 
-api bank GET "/v1/persons/$HN" "" "account opening"
+apip "account opening" bank GET "/v1/persons/$HN" ""
 if [ "$code" = 200 ] && grep -q '"surname":"Wanjirũ"' "$WORK/body" &&
     grep -q '"date_of_birth":"1988-07-15"' "$WORK/body" && ! grep -q -e '"phone"' -e '"sex"' \
     -e '"residence"' -e '"documents"' "$WORK/body"; then
@@ -348,14 +226,14 @@ cp "$WORK/rogue/kra.key" "$CERTS/rogue.key"
 refused_tls "a certificate from another CA (same names as the real one)" rogue
 healthy "the refused handshakes"
 
-api kra GET "/v1/persons/$HN" "" "curiosity"
+apip "curiosity" kra GET "/v1/persons/$HN" ""
 if [ "$code" = 403 ] && grep -q '"code":"forbidden"' "$WORK/body" && ! grep -q Wanjir "$WORK/body"; then
     ok "a verifier reading a record: 403 forbidden"
 else
     not_ok "verifier read: status $code: $(cat "$WORK/body")"
 fi
 
-api kra POST /v1/verify "$WORK/verify-true.json" ""
+apip "" kra POST /v1/verify "@$WORK/verify-true.json"
 if [ "$code" = 400 ] && grep -q '"code":"purpose_required"' "$WORK/body"; then
     ok "a verification without X-Purpose: 400 purpose_required"
 else
@@ -445,7 +323,7 @@ else
     not_ok "Content-Length 10 MB: answers '$(statuses big)', s_client exit $s_rc after $s_ms ms"
 fi
 head -c 10485760 /dev/zero | tr '\0' ' ' >"$WORK/big.json"
-api kra POST /v1/verify "$WORK/big.json"
+api kra POST /v1/verify "@$WORK/big.json"
 if [ "$code" = 413 ] && grep -q '"code":"body_too_large"' "$WORK/body"; then
     ok "a 10 MB body actually sent: 413 body_too_large"
 else
@@ -631,13 +509,7 @@ else
     not_ok "SIGTERM: hudumad exited $st, $took ms after the signal"
 fi
 
-if grep -q -e 'ERROR: AddressSanitizer' -e 'ERROR: LeakSanitizer' -e 'runtime error' -e 'SUMMARY: .*Sanitizer' \
-    "$LOG" "$WORK/hudumad.out"; then
-    not_ok "a sanitizer report in the daemon's output:"
-    grep -h -A 12 -e 'ERROR: ' -e 'runtime error' "$LOG" "$WORK/hudumad.out" | head -n 40 | sed 's/^/#   /'
-else
-    ok "no AddressSanitizer, LeakSanitizer or UBSan report in the daemon's output"
-fi
+no_sanitizer_report
 
 echo "# $(($(date +%s) - STARTED)) s"
 [ "$failures" -eq 0 ]

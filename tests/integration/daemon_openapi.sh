@@ -39,63 +39,10 @@ set -eu
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 SPEC=$ROOT/docs/openapi.yaml
-SAN=${HUDUMA_SAN_BIN:?HUDUMA_SAN_BIN must name the directory of the sanitized binaries}
-HUDUMA=$SAN/huduma
-HUDUMAD=$SAN/hudumad
-for b in "$HUDUMA" "$HUDUMAD"; do
-    if [ ! -x "$b" ]; then
-        echo "not ok - no executable $b"
-        exit 1
-    fi
-done
-for tool in curl timeout awk; do
-    if ! command -v "$tool" >/dev/null 2>&1; then
-        echo "not ok - $tool is needed (Debian package: $tool)"
-        exit 1
-    fi
-done
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/huduma-openapi.XXXXXX")
-dpid=
-cleanup() {
-    if [ -n "$dpid" ] && kill -0 "$dpid" 2>/dev/null; then
-        kill -TERM "$dpid" 2>/dev/null || :
-        i=0
-        while kill -0 "$dpid" 2>/dev/null && [ $i -lt 50 ]; do
-            sleep 0.1
-            i=$((i + 1))
-        done
-        kill -KILL "$dpid" 2>/dev/null || :
-    fi
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
-
-export HUDUMA_DIR="$WORK/reg"
-export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:halt_on_error=1"
-export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-unset https_proxy HTTPS_PROXY http_proxy HTTP_PROXY all_proxy ALL_PROXY || :
-
-T=60
-LOG=$WORK/hudumad.log
-CA=$HUDUMA_DIR/ca/ca.crt
-CERTS=$WORK/certs
+LIB_NAME=openapi
+. "$(dirname "$0")/lib/daemon.sh"
+lib_init
 ROLES="registration verifier kyc adjudicator auditor operator registrar"
-STARTED=$(date +%s)
-failures=0
-
-ok() { echo "ok - $*"; }
-not_ok() {
-    failures=$((failures + 1))
-    echo "not ok - $*"
-}
-fatal() {
-    echo "not ok - $*"
-    if [ -s "$LOG" ]; then tail -n 20 "$LOG" | sed 's/^/#   /'; fi
-    exit 1
-}
-rand() { od -An -N4 -tu4 /dev/urandom | tr -d ' \n'; }
 
 # ---- the spec and the route table ---------------------------------------------------------
 
@@ -184,8 +131,7 @@ fi
 
 # ---- the register, one person, one agency per role ------------------------------------------
 
-timeout "$T" "$HUDUMA" init >/dev/null || fatal "huduma init"
-mkdir "$CERTS"
+huduma_init
 for role in $ROLES; do
     attrs=
     if [ "$role" = kyc ]; then attrs="--attributes surname,first_name,date_of_birth"; fi
@@ -216,76 +162,13 @@ ok "a register with one person ($HN) and an agency for each role ($ROLES)"
 
 # ---- the daemon ----------------------------------------------------------------------------
 
-port_taken() {
-    command -v ss >/dev/null 2>&1 && [ -n "$(ss -Htln "sport = :$1" 2>/dev/null)" ]
-}
-
-# curl as AGENCY: body in $WORK/body, headers in $WORK/headers, status in $code ("000": none),
-# curl's exit in $crc.  Sends "X-Purpose: $PURPOSE", or no X-Purpose when PURPOSE is empty.
 PURPOSE='API conformance test'
-api() { # AGENCY METHOD PATH [BODY]
-    set -- "$1" "$2" "$3" "${4:-}" -q -sS --noproxy '*' --path-as-is --max-time 30 --cacert "$CA" \
-        --cert "$CERTS/$1.crt" --key "$CERTS/$1.key" -o "$WORK/body" -D "$WORK/headers" \
-        -w '%{http_code}' -X "$2"
-    path=$3 data=$4
-    shift 4
-    if [ -n "$PURPOSE" ]; then set -- "$@" -H "X-Purpose: $PURPOSE"; fi
-    if [ -n "$data" ]; then set -- "$@" -H 'Content-Type: application/json' --data-binary "$data"; fi
-    rm -f "$WORK/body" "$WORK/headers"
-    crc=0
-    code=$(timeout "$T" curl "$@" "https://127.0.0.1:$PORT$path" 2>"$WORK/curl.err") || crc=$?
-    [ -f "$WORK/body" ] || : >"$WORK/body"
-    [ -f "$WORK/headers" ] || : >"$WORK/headers"
-}
 content_type() { # of the last answer, without parameters ("text/plain; version=0.0.4" -> text/plain)
     tr -d '\r' <"$WORK/headers" | sed -n 's/^[Cc][Oo][Nn][Tt][Ee][Nn][Tt]-[Tt][Yy][Pp][Ee]: *\([^; ]*\).*/\1/p' |
         tail -n 1
 }
 
-start_daemon() {
-    tries=0
-    while :; do
-        tries=$((tries + 1))
-        [ $tries -le 10 ] || fatal "no free port for hudumad after 10 tries"
-        PORT=$(($(rand) % 30000 + 20000))
-        if port_taken "$PORT"; then continue; fi
-        cat >"$WORK/hudumad.conf" <<EOF
-[server]
-listen = 127.0.0.1
-port = $PORT
-threads = 2
-workers = 2
-register_dir = $HUDUMA_DIR
-
-[log]
-level = info
-EOF
-        # shellcheck disable=SC2016 # $$ and $1.. belong to the inner shell
-        timeout --foreground -s KILL 900 sh -c 'echo $$ >"$1"; exec "$2" --config "$3"' sh \
-            "$WORK/hudumad.pid" "$HUDUMAD" "$WORK/hudumad.conf" >"$WORK/hudumad.out" 2>"$LOG" &
-        tpid=$!
-        deadline=$(($(date +%s) + 120))
-        dpid=
-        while :; do
-            if [ -z "$dpid" ] && [ -s "$WORK/hudumad.pid" ]; then dpid=$(cat "$WORK/hudumad.pid"); fi
-            if ! kill -0 "$tpid" 2>/dev/null; then
-                st=0
-                wait "$tpid" || st=$?
-                dpid=
-                rm -f "$WORK/hudumad.pid"
-                if grep -q 'Address already in use' "$LOG"; then continue 2; fi
-                fatal "hudumad exited $st at start"
-            fi
-            if [ -n "$dpid" ] && grep -q 'msg="listening"' "$LOG"; then
-                api as-verifier GET /healthz
-                if [ "$code" = 200 ]; then return 0; fi
-            fi
-            [ "$(date +%s)" -lt "$deadline" ] || fatal "hudumad did not answer /healthz within 120 s"
-            sleep 0.2
-        done
-    done
-}
-start_daemon
+start_daemon as-verifier
 ok "hudumad listens on 127.0.0.1:$PORT ($(($(date +%s) - STARTED)) s)"
 
 # ---- every operation of the spec, by every role ---------------------------------------------
@@ -435,13 +318,7 @@ if [ "$st" = 0 ]; then
 else
     not_ok "SIGTERM: hudumad exited $st"
 fi
-if grep -q -e 'ERROR: AddressSanitizer' -e 'ERROR: LeakSanitizer' -e 'runtime error' -e 'SUMMARY: .*Sanitizer' \
-    "$LOG" "$WORK/hudumad.out"; then
-    not_ok "a sanitizer report in the daemon's output:"
-    grep -h -A 12 -e 'ERROR: ' -e 'runtime error' "$LOG" "$WORK/hudumad.out" | head -n 40 | sed 's/^/#   /'
-else
-    ok "no AddressSanitizer, LeakSanitizer or UBSan report in the daemon's output"
-fi
+no_sanitizer_report
 
 echo "# $(($(date +%s) - STARTED)) s"
 [ "$failures" -eq 0 ]
