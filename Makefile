@@ -26,7 +26,7 @@ endif
 
 CFLAGS := -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -I. $(OPT) $(EXTRA_CFLAGS)
 LDFLAGS := $(filter -fsanitize=%,$(OPT))
-LDLIBS := -lrocksdb -ljansson -lssl -lcrypto -luring -lhttp_parser -linih -lpthread -lm
+LDLIBS := -lrocksdb -ljansson -lcbor -lssl -lcrypto -luring -lhttp_parser -linih -lpthread -lm
 
 KEYS_SRC := $(wildcard keys/*.c)
 STORAGE_SRC := $(wildcard storage/*.c)

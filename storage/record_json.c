@@ -25,15 +25,12 @@
 #include <time.h>
 
 #include "storage/storage.h"
+#include "storage/record_table.h"
 
-#define PATH_MAX_LEN     160
-#define ENUM_SCAN        64 /* above the largest value of any record enum */
-#define ECHO_MAX         32 /* bytes of a bad value quoted back in a message */
-#define DATE_LEN         10
-#define TIME_LEN         20
-#define EMAIL_MIN_LEN    3
-#define PHONE_MIN_DIGITS 8
-#define PHONE_MAX_DIGITS 15
+#define PATH_MAX_LEN 160
+#define ECHO_MAX     32 /* bytes of a bad value quoted back in a message */
+#define DATE_LEN     10
+#define TIME_LEN     20
 
 _Static_assert(sizeof(enum sex) == sizeof(int) && sizeof(enum citizenship) == sizeof(int) &&
                    sizeof(enum marital_status) == sizeof(int) &&
@@ -41,43 +38,6 @@ _Static_assert(sizeof(enum sex) == sizeof(int) && sizeof(enum citizenship) == si
                    sizeof(enum biometric_status) == sizeof(int) &&
                    sizeof(enum doc_type) == sizeof(int),
                "record enums are stored as int");
-
-enum kind {
-    K_STRING,     /* char[size]: shape (when given), then byte length min..size-1 */
-    K_ENUM,       /* an int-sized enum named by names() */
-    K_DATE,       /* struct date, "YYYY-MM-DD" */
-    K_DOB,        /* struct date, "YYYY-MM-DD" or "YYYY", and the year-only flag */
-    K_TIME,       /* int64_t unix seconds, "YYYY-MM-DDTHH:MM:SSZ" */
-    K_U32,        /* uint32_t */
-    K_OBJECT,     /* a nested object described by sub */
-    K_DOCUMENTS,  /* the documents array (struct person only) */
-    K_REF,        /* an id string, checked and dropped */
-    K_BIOMETRICS, /* checked by biometrics_from_json() and dropped */
-};
-
-/* Returns NULL when s (len bytes) has the right shape, else the complaint. */
-typedef const char *(*shape_fn)(const char *s, size_t len);
-typedef const char *(*name_fn)(int v);
-
-struct table;
-
-struct field {
-    const char *name;
-    enum kind kind;
-    size_t off;  /* into the table's struct */
-    size_t size; /* K_STRING: the array's size */
-    size_t flag; /* K_DOB: offset of the year-only flag */
-    size_t min;  /* K_STRING: fewest bytes */
-    shape_fn shape;
-    name_fn names;
-    const struct table *sub;
-    bool required; /* within its object (document elements only) */
-};
-
-struct table {
-    const struct field *fields;
-    size_t n;
-};
 
 struct dec {
     bool strict;
@@ -158,160 +118,7 @@ static void path_pop(struct dec *d, size_t mark)
 
 /* ---- text checks ----------------------------------------------------------- */
 
-/* Length of the UTF-8 sequence at s (n bytes left) and its code point; 0 if invalid. */
-static size_t utf8_next(const unsigned char *s, size_t n, unsigned long *cp)
-{
-    static const unsigned long min_cp[5] = {0, 0, 0x80, 0x800, 0x10000};
-    size_t len = s[0] < 0x80                   ? 1
-                 : s[0] >= 0xc2 && s[0] < 0xe0 ? 2
-                 : s[0] >= 0xe0 && s[0] < 0xf0 ? 3
-                 : s[0] >= 0xf0 && s[0] < 0xf5 ? 4
-                                               : 0;
-    if (len == 0 || len > n) {
-        return 0;
-    }
-    *cp = len == 1 ? s[0] : s[0] & (0x7f >> len);
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80) {
-            return 0;
-        }
-        *cp = *cp << 6 | (s[i] & 0x3f);
-    }
-    if (*cp < min_cp[len] || *cp > 0x10ffff || (*cp >= 0xd800 && *cp <= 0xdfff)) {
-        return 0;
-    }
-    return len;
-}
-
-static const char *text_problem(const char *s, size_t len)
-{
-    const unsigned char *u = (const unsigned char *)s;
-    for (size_t i = 0; i < len;) {
-        unsigned long cp;
-        size_t step = utf8_next(u + i, len - i, &cp);
-        if (step == 0) {
-            return "is not valid UTF-8";
-        }
-        if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)) {
-            return "must not contain control characters";
-        }
-        i += step;
-    }
-    return NULL;
-}
-
-static bool all_digits(const char *s, size_t len)
-{
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9') {
-            return false;
-        }
-    }
-    return true;
-}
-
-static const char *hn_shape(const char *s, size_t len)
-{
-    return len == HN_LEN && all_digits(s, len) ? NULL : "must be 12 digits";
-}
-
-static const char *county_shape(const char *s, size_t len)
-{
-    return len == 3 && all_digits(s, len) ? NULL : "must be a county code of 3 digits";
-}
-
-static const char *alpha2_shape(const char *s, size_t len)
-{
-    bool ok = len == 2 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z';
-    return ok ? NULL : "must be an ISO 3166-1 alpha-2 code (2 capital letters)";
-}
-
-static const char *phone_shape(const char *s, size_t len)
-{
-    bool ok = len >= 1 + PHONE_MIN_DIGITS && len <= 1 + PHONE_MAX_DIGITS && s[0] == '+' &&
-              s[1] != '0' && all_digits(s + 1, len - 1);
-    return ok ? NULL : "must be an E.164 number: + then 8-15 digits, the first not 0";
-}
-
-static const char *email_shape(const char *s, size_t len)
-{
-    if (len < EMAIL_MIN_LEN || len > TEXT_MAX_LEN) {
-        return "must be 3-128 bytes";
-    }
-    const char *at = memchr(s, '@', len);
-    if (at == NULL || memchr(at + 1, '@', len - (size_t)(at - s) - 1) != NULL) {
-        return "must contain exactly one @";
-    }
-    if (at == s || at == s + len - 1) {
-        return "must have text before and after the @";
-    }
-    if (memchr(s, ' ', len) != NULL) {
-        return "must not contain spaces";
-    }
-    return NULL;
-}
-
-static const char *doc_number_shape(const char *s, size_t len)
-{
-    if (len == 0) {
-        return "must not be empty";
-    }
-    if (len > DOC_NUMBER_MAX_LEN) {
-        return "must be at most 32 bytes";
-    }
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                  c == '-' || c == '/';
-        if (!ok) {
-            return "may contain only letters, digits, - and /";
-        }
-    }
-    return NULL;
-}
-
 /* ---- enums, dates and times ---------------------------------------------- */
-
-static const char *sex_n(int v)
-{
-    return sex_name((enum sex)v);
-}
-
-static const char *citizenship_n(int v)
-{
-    return citizenship_name((enum citizenship)v);
-}
-
-static const char *marital_n(int v)
-{
-    return marital_name((enum marital_status)v);
-}
-
-static const char *status_n(int v)
-{
-    return status_name((enum person_status)v);
-}
-
-static const char *bio_status_n(int v)
-{
-    return bio_status_name((enum biometric_status)v);
-}
-
-static const char *doc_type_n(int v)
-{
-    return doc_type_name((enum doc_type)v);
-}
-
-static int enum_value(name_fn names, const char *s)
-{
-    for (int v = 0; v < ENUM_SCAN; v++) {
-        const char *n = names(v);
-        if (n != NULL && strcmp(n, s) == 0) {
-            return v;
-        }
-    }
-    return -1;
-}
 
 /* "a, b or c": every name of the enum. */
 static void enum_list(name_fn names, char *out, size_t size)
@@ -338,18 +145,18 @@ static void enum_list(name_fn names, char *out, size_t size)
 static bool date_shaped(const char *s, size_t len)
 {
     if (len == 4) {
-        return all_digits(s, 4);
+        return record_all_digits(s, 4);
     }
-    return len == DATE_LEN && all_digits(s, 4) && s[4] == '-' && all_digits(s + 5, 2) &&
-           s[7] == '-' && all_digits(s + 8, 2);
+    return len == DATE_LEN && record_all_digits(s, 4) && s[4] == '-' &&
+           record_all_digits(s + 5, 2) && s[7] == '-' && record_all_digits(s + 8, 2);
 }
 
 /* Parses "YYYY-MM-DDTHH:MM:SSZ"; -1 when not shaped so, -2 when impossible. */
 static int time_parse(const char *s, size_t len, int64_t *t)
 {
     if (len != TIME_LEN || !date_shaped(s, DATE_LEN) || s[10] != 'T' || s[13] != ':' ||
-        s[16] != ':' || s[19] != 'Z' || !all_digits(s + 11, 2) || !all_digits(s + 14, 2) ||
-        !all_digits(s + 17, 2)) {
+        s[16] != ':' || s[19] != 'Z' || !record_all_digits(s + 11, 2) ||
+        !record_all_digits(s + 14, 2) || !record_all_digits(s + 17, 2)) {
         return -1;
     }
     char day[DATE_LEN + 1];
@@ -388,122 +195,6 @@ static json_t *time_json(int64_t t)
     return json_string(out);
 }
 
-/* ---- the tables ---------------------------------------------------------------- */
-
-#define MEMBER_SIZE(T, m) sizeof(((T *)0)->m)
-#define STR(T, n, m, mn, sh)                                                                       \
-    {                                                                                              \
-        .name = n, .kind = K_STRING, .off = offsetof(T, m), .size = MEMBER_SIZE(T, m), .min = mn,  \
-        .shape = sh                                                                                \
-    }
-#define ENUM(T, n, m, fn)                                                                          \
-    {                                                                                              \
-        .name = n, .kind = K_ENUM, .off = offsetof(T, m), .names = fn                              \
-    }
-#define PLAIN(T, n, k, m)                                                                          \
-    {                                                                                              \
-        .name = n, .kind = k, .off = offsetof(T, m)                                                \
-    }
-#define OBJECT(n, t)                                                                               \
-    {                                                                                              \
-        .name = n, .kind = K_OBJECT, .sub = &t                                                     \
-    }
-#define TABLE(a)                                                                                   \
-    {                                                                                              \
-        .fields = a, .n = sizeof(a) / sizeof(a[0])                                                 \
-    }
-
-static const struct field place_fields[] = {
-    STR(struct person, "county", birth_county, 0, county_shape),
-    STR(struct person, "country", birth_country, 0, alpha2_shape),
-};
-
-static const struct field citizenship_fields[] = {
-    ENUM(struct person, "type", citizenship, citizenship_n),
-    STR(struct person, "nationality", nationality, 0, alpha2_shape),
-};
-
-static const struct field residence_fields[] = {
-    STR(struct person, "county", res_county, 0, county_shape),
-    STR(struct person, "sub_county", res_sub_county, 0, NULL),
-    STR(struct person, "ward", res_ward, 0, NULL),
-    STR(struct person, "village", res_village, 0, NULL),
-};
-
-static const struct field parents_fields[] = {
-    STR(struct person, "mother", mother_hn, 0, hn_shape),
-    STR(struct person, "father", father_hn, 0, hn_shape),
-    {.name = "mother_enrolment", .kind = K_REF},
-    {.name = "father_enrolment", .kind = K_REF},
-};
-
-static const struct field death_fields[] = {
-    PLAIN(struct person, "date", K_DATE, death_date),
-    STR(struct person, "certificate", death_certificate, 0, doc_number_shape),
-};
-
-static const struct field enrolment_fields[] = {
-    STR(struct person, "id", enrolment.id, 1, NULL),
-    STR(struct person, "officer", enrolment.officer, 1, NULL),
-    STR(struct person, "centre", enrolment.centre, 1, NULL),
-    PLAIN(struct person, "captured_at", K_TIME, enrolment.captured_at),
-};
-
-static const struct field document_fields[] = {
-    {.name = "type",
-     .kind = K_ENUM,
-     .off = offsetof(struct id_document, type),
-     .names = doc_type_n,
-     .required = true},
-    {.name = "number",
-     .kind = K_STRING,
-     .off = offsetof(struct id_document, number),
-     .size = MEMBER_SIZE(struct id_document, number),
-     .shape = doc_number_shape,
-     .required = true},
-    STR(struct id_document, "issuer", issuer, 0, NULL),
-    PLAIN(struct id_document, "issued", K_DATE, issued),
-    PLAIN(struct id_document, "expires", K_DATE, expires),
-};
-
-static const struct table place_table = TABLE(place_fields);
-static const struct table citizenship_table = TABLE(citizenship_fields);
-static const struct table residence_table = TABLE(residence_fields);
-static const struct table parents_table = TABLE(parents_fields);
-static const struct table death_table = TABLE(death_fields);
-static const struct table enrolment_table = TABLE(enrolment_fields);
-static const struct table document_table = TABLE(document_fields);
-
-static const struct field person_fields[] = {
-    STR(struct person, "huduma_number", hn, 0, hn_shape),
-    PLAIN(struct person, "version", K_U32, version),
-    STR(struct person, "surname", surname, 1, NULL),
-    STR(struct person, "first_name", first_name, 1, NULL),
-    STR(struct person, "other_names", other_names, 0, NULL),
-    ENUM(struct person, "sex", sex, sex_n),
-    {.name = "date_of_birth",
-     .kind = K_DOB,
-     .off = offsetof(struct person, dob),
-     .flag = offsetof(struct person, dob_year_only)},
-    OBJECT("place_of_birth", place_table),
-    OBJECT("citizenship", citizenship_table),
-    OBJECT("residence", residence_table),
-    ENUM(struct person, "marital_status", marital, marital_n),
-    STR(struct person, "phone", phone, 0, phone_shape),
-    STR(struct person, "email", email, 0, email_shape),
-    OBJECT("parents", parents_table),
-    {.name = "documents", .kind = K_DOCUMENTS},
-    ENUM(struct person, "status", status, status_n),
-    ENUM(struct person, "biometric_status", bio_status, bio_status_n),
-    STR(struct person, "biometric_exemption", bio_exemption, 1, NULL),
-    {.name = "biometrics", .kind = K_BIOMETRICS},
-    OBJECT("death", death_table),
-    OBJECT("enrolment", enrolment_table),
-    PLAIN(struct person, "updated_at", K_TIME, updated_at),
-};
-
-static const struct table person_table = TABLE(person_fields);
-
 /* ---- decoding ------------------------------------------------------------------ */
 
 static int decode_table(struct dec *d, const json_t *obj, const struct table *t, void *base);
@@ -515,7 +206,7 @@ static const char *string_or_fail(struct dec *d, const json_t *v, size_t *len, i
         return NULL;
     }
     const char *s = json_string_value(v);
-    const char *why = text_problem(s, json_string_length(v));
+    const char *why = record_text_problem(s, json_string_length(v));
     if (why != NULL) {
         *rc = fail(d, "%s", why);
         return NULL;
@@ -555,7 +246,7 @@ static int decode_enum(struct dec *d, const struct field *f, const json_t *v, ch
     if (s == NULL) {
         return rc;
     }
-    int e = enum_value(f->names, s);
+    int e = record_enum_value(f->names, s);
     if (e < 0) {
         char bad[ECHO_MAX + 4], list[200];
         echo(bad, s);
@@ -663,7 +354,7 @@ static int decode_documents(struct dec *d, const json_t *v, struct person *p)
     for (size_t i = 0; i < json_array_size(v); i++) {
         const json_t *doc = json_array_get(v, i);
         size_t mark = path_index(d, i);
-        int rc = json_is_object(doc) ? decode_table(d, doc, &document_table, &p->docs[i])
+        int rc = json_is_object(doc) ? decode_table(d, doc, &record_document_table, &p->docs[i])
                                      : fail(d, "expected an object");
         path_pop(d, mark);
         if (rc != ST_OK) {
@@ -761,7 +452,7 @@ int person_from_json(const json_t *obj, bool strict, struct person *p, struct st
     if (!json_is_object(obj)) {
         return fail(&d, "expected an object");
     }
-    int rc = decode_table(&d, obj, &person_table, p);
+    int rc = decode_table(&d, obj, &record_person_table, p);
     if (rc != ST_OK) {
         memset(p, 0, sizeof *p);
     }
@@ -858,7 +549,8 @@ static int encode_documents(const struct person *p, json_t **out)
     json_t *arr = p->ndocs <= PERSON_MAX_DOCS ? json_array() : NULL;
     for (size_t i = 0; arr != NULL && i < p->ndocs; i++) {
         json_t *doc = json_object();
-        if (doc == NULL || encode_table(doc, &document_table, (const char *)&p->docs[i]) != 0 ||
+        if (doc == NULL ||
+            encode_table(doc, &record_document_table, (const char *)&p->docs[i]) != 0 ||
             json_array_append_new(arr, doc) != 0) {
             json_decref(doc);
             json_decref(arr);
@@ -911,7 +603,7 @@ static int encode_table(json_t *obj, const struct table *t, const char *base)
 json_t *person_to_json(const struct person *p)
 {
     json_t *obj = p ? json_object() : NULL;
-    if (obj != NULL && encode_table(obj, &person_table, (const char *)p) != 0) {
+    if (obj != NULL && encode_table(obj, &record_person_table, (const char *)p) != 0) {
         json_decref(obj);
         return NULL;
     }

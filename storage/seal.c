@@ -1,14 +1,18 @@
 /*
- * storage/seal.c - records at rest: the JSON form of a record, sealed with
+ * storage/seal.c - records at rest: a record's encoding, sealed with
  * AES-256-GCM by keys/ under associated data that names the record (its
  * Huduma Number, or the enrolment id while it is pending).  A sealed value
  * copied under another key does not open, and a changed byte does not either.
  *
- * The plaintext carries a format member "v" (1 today) so a later release can
- * tell which encoding it reads; decoding is lenient about members it does not
- * know.  Plaintext buffers are wiped before they are freed.
+ * The plaintext carries its format "v": records are written in format 2, the
+ * CBOR map of record_cbor.c (cheap to read: a verification decodes one per
+ * request); format 1, JSON text, is still read.  The first plaintext byte
+ * tells them apart: '{' opens JSON, a CBOR map's major type is 5.  Decoding
+ * is lenient about members it does not know.  Plaintext buffers are wiped
+ * before they are freed.
  */
 #include "storage/storage.h"
+#include "storage/record_table.h"
 
 #include "keys/keys.h"
 
@@ -16,8 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define RECORD_FORMAT 1
 
 static int fail(struct st_err *err, int rc, const char *what, const char *detail)
 {
@@ -79,18 +81,33 @@ static void wipe_free(char *p, size_t n)
 int person_seal(struct keyring *kr, const struct person *p, const char *aad, char **out,
                 size_t *out_len, struct st_err *err)
 {
-    json_t *obj = person_to_json(p);
-    if (!obj)
-        return fail(err, ST_NOMEM, "cannot encode a record", NULL);
-    json_object_set_new(obj, "v", json_integer(RECORD_FORMAT));
-    char *text = json_dumps(obj, JSON_COMPACT);
-    json_decref(obj);
-    if (!text)
-        return fail(err, ST_NOMEM, "cannot encode a record", NULL);
-    size_t len = strlen(text);
-    int rc = blob_seal(kr, aad, text, len, out, out_len, err);
-    wipe_free(text, len);
+    uint8_t *plain = NULL;
+    size_t len = 0;
+    int rc = person_to_cbor(p, &plain, &len);
+    if (rc != ST_OK)
+        return fail(err, rc, "cannot encode a record", NULL);
+    rc = blob_seal(kr, aad, plain, len, out, out_len, err);
+    wipe_free((char *)plain, len);
     return rc;
+}
+
+/* Format 1: {"v": 1, ...members of docs/record.md}. */
+static int person_from_json_text(const char *text, size_t n, const char *aad, struct person *p,
+                                 struct st_err *err)
+{
+    json_error_t jerr;
+    json_t *obj = json_loadb(text, n, 0, &jerr);
+    if (!obj)
+        return fail(err, ST_CORRUPT, "stored record is not valid JSON", aad);
+    json_t *v = json_object_get(obj, "v");
+    if (!json_is_integer(v) || json_integer_value(v) != RECORD_FORMAT_JSON) {
+        json_decref(obj);
+        return fail(err, ST_CORRUPT, "stored record has no format version", aad);
+    }
+    json_object_del(obj, "v");
+    int rc = person_from_json(obj, false, p, err);
+    json_decref(obj);
+    return rc == ST_OK ? ST_OK : ST_CORRUPT;
 }
 
 int person_unseal(struct keyring *kr, const char *aad, const char *sealed, size_t len,
@@ -101,18 +118,10 @@ int person_unseal(struct keyring *kr, const char *aad, const char *sealed, size_
     int rc = blob_unseal(kr, aad, sealed, len, &text, &n, err);
     if (rc != ST_OK)
         return rc;
-    json_error_t jerr;
-    json_t *obj = json_loadb(text, n, 0, &jerr);
+    if (n > 0 && text[0] == '{')
+        rc = person_from_json_text(text, n, aad, p, err);
+    else
+        rc = person_from_cbor((const uint8_t *)text, n, p, err);
     wipe_free(text, n);
-    if (!obj)
-        return fail(err, ST_CORRUPT, "stored record is not valid JSON", aad);
-    json_t *v = json_object_get(obj, "v");
-    if (!json_is_integer(v) || json_integer_value(v) < 1) {
-        json_decref(obj);
-        return fail(err, ST_CORRUPT, "stored record has no format version", aad);
-    }
-    json_object_del(obj, "v");
-    rc = person_from_json(obj, false, p, err);
-    json_decref(obj);
-    return rc == ST_OK ? ST_OK : ST_CORRUPT;
+    return rc;
 }
