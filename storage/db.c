@@ -14,6 +14,7 @@
  * metadata keys "serial/<BE64>", and handed out from an atomic counter.
  */
 #include "storage/storage.h"
+#include "storage/store_internal.h"
 
 #include <rocksdb/c.h>
 #include <stdatomic.h>
@@ -29,7 +30,7 @@
 static const char *const cf_names[CF_COUNT] = {
     [CF_PERSONS] = "persons",     [CF_HISTORY] = "history",   [CF_INDEXES] = "indexes",
     [CF_EVENTS] = "events",       [CF_DOCUMENTS] = "documents", [CF_PENDING] = "pending",
-    [CF_BIOMETRICS] = "biometrics", [CF_METADATA] = "metadata",
+    [CF_BIOMETRICS] = "biometrics", [CF_METADATA] = "metadata",   [CF_AUDIT] = "audit",
 };
 
 struct store {
@@ -380,4 +381,31 @@ int store_scan(struct store *st, enum store_cf cf, const void *prefix, size_t pl
     if (rerr)
         return rocks_fail(rerr, "scan failed", err);
     return ST_OK;
+}
+
+/* ---- for the other files of storage/ (store_internal.h) ------------------------------ */
+
+rocksdb_transactiondb_t *store_rocks(struct store *st)
+{
+    return st->db;
+}
+
+rocksdb_column_family_handle_t *store_cf_handle(struct store *st, enum store_cf cf)
+{
+    return st->cf[cf];
+}
+
+rocksdb_readoptions_t *store_read_options(struct store *st)
+{
+    return st->ropts;
+}
+
+rocksdb_writeoptions_t *store_write_options(struct store *st)
+{
+    return st->wopts;
+}
+
+int store_rocks_fail(char *rerr, const char *what, struct st_err *err)
+{
+    return rocks_fail(rerr, what, err);
 }

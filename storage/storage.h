@@ -13,6 +13,7 @@
  *   pending     enrolment id -> sealed record held for adjudication
  *   biometrics  HN -> sealed biometric templates
  *   metadata    schema version, Huduma Number issue counter, creation time
+ *   audit       the audit log: leaves, tree hashes, subject index (see below)
  *
  * Every logical change is one transaction (one WriteBatch) committed with a
  * synced WAL before it is acknowledged.  Concurrent committers are grouped by
@@ -222,6 +223,7 @@ enum store_cf {
     CF_PENDING,
     CF_BIOMETRICS,
     CF_METADATA,
+    CF_AUDIT, /* the audit log's Merkle tree (storage/audit_log.c) */
     CF_COUNT,
 };
 const char *store_cf_name(enum store_cf cf);
@@ -325,5 +327,148 @@ int blob_seal(struct keyring *kr, const char *aad, const void *plain, size_t len
               size_t *out_len, struct st_err *err);
 int blob_unseal(struct keyring *kr, const char *aad, const char *sealed, size_t len, char **out,
                 size_t *out_len, struct st_err *err);
+
+/* ---- the audit log (storage/audit_*.c; docs/audit.md) ----------------------------
+ * An append-only Merkle tree of access records ("leaves") as RFC 9162 defines it:
+ * leaf hash SHA-256(0x00 || leaf), node hash SHA-256(0x01 || left || right), the
+ * empty tree's root SHA-256("").  It lives in the column family "audit":
+ *
+ *   'L' index(BE64)            -> leaf hash (32 bytes) || leaf
+ *   'N' height(1) index(BE64)  -> hash of the complete subtree of that height,
+ *                                 for heights 8, 16, ... (the hashes of the
+ *                                 c2sp.org/tlog-tiles tiles at levels 1 and up)
+ *   'R' subject(16) index(BE64) -> "": which leaves name a subject
+ *   'M' name                   -> small values: "size" (BE64), the last signed
+ *                                 checkpoint, ...
+ *
+ * Every other hash is recomputed from those when asked for.  Appends are one
+ * WriteBatch each (synced when the store syncs), so a crash leaves the tree at
+ * a batch boundary.  A log is used by one process at a time (RocksDB's lock).
+ */
+#define AUDIT_HASH_LEN    32
+#define AUDIT_SUBJECT_LEN 16
+#define AUDIT_LEAF_MAX    1024
+#define AUDIT_TILE_WIDTH  256
+#define AUDIT_PROOF_MAX   64 /* hashes in an inclusion or consistency proof */
+
+struct audit_log;
+
+/* Opens the log of an open store (empty when new) and checks that its stored
+ * size and hashes hang together.  ST_CORRUPT names what is missing. */
+int audit_log_open(struct store *st, struct audit_log **out, struct st_err *err);
+void audit_log_close(struct audit_log *log);
+
+struct audit_leaf {
+    const void *data;
+    size_t len;             /* 0 .. AUDIT_LEAF_MAX */
+    const uint8_t *subject; /* AUDIT_SUBJECT_LEN bytes, or NULL */
+};
+
+/* Appends n leaves in one WriteBatch; *first gets the first one's index.  Any
+ * thread; appends are serialised.  On failure nothing is appended. */
+int audit_log_append(struct audit_log *log, const struct audit_leaf *leaves, size_t n,
+                     uint64_t *first, struct st_err *err);
+/* The tree as last appended: its size and root, taken together. */
+void audit_log_head(struct audit_log *log, uint64_t *size, uint8_t root[AUDIT_HASH_LEN]);
+/* The root of the tree when it had `size` leaves (size <= the current size). */
+int audit_log_root_at(struct audit_log *log, uint64_t size, uint8_t root[AUDIT_HASH_LEN],
+                      struct st_err *err);
+/* Leaf `index` (malloc'd); ST_NOT_FOUND when absent. */
+int audit_log_leaf(struct audit_log *log, uint64_t index, char **data, size_t *len,
+                   struct st_err *err);
+/* Calls fn for each leaf stored with an index in [start, end), in order; a
+ * non-zero return stops the walk. */
+typedef int (*audit_leaf_fn)(void *ctx, uint64_t index, const char *data, size_t len);
+int audit_log_scan(struct audit_log *log, uint64_t start, uint64_t end, audit_leaf_fn fn,
+                   void *ctx, struct st_err *err);
+/* RFC 9162 2.1.3.1 PATH(index, D[size]) and 2.1.4.1 PROOF(m, D[n]) into
+ * path[AUDIT_PROOF_MAX]; ST_INVALID when the indices make no proof. */
+int audit_log_inclusion(struct audit_log *log, uint64_t index, uint64_t size,
+                        uint8_t path[][AUDIT_HASH_LEN], size_t *npath, struct st_err *err);
+int audit_log_consistency(struct audit_log *log, uint64_t m, uint64_t n,
+                          uint8_t path[][AUDIT_HASH_LEN], size_t *npath, struct st_err *err);
+/* The c2sp.org/tlog-tiles tile (level, index) of `width` hashes (1..256) into
+ * out (width * 32 bytes); ST_NOT_FOUND when the tree does not reach its end. */
+int audit_log_tile(struct audit_log *log, unsigned level, uint64_t index, unsigned width,
+                   uint8_t *out, struct st_err *err);
+/* The indices of the leaves naming `subject`, oldest first. */
+typedef int (*audit_index_fn)(void *ctx, uint64_t index);
+int audit_log_by_subject(struct audit_log *log, const uint8_t subject[AUDIT_SUBJECT_LEN],
+                         audit_index_fn fn, void *ctx, struct st_err *err);
+/* Small named values kept beside the tree (names of 1-32 bytes).  get: *val
+ * malloc'd, NULL when absent.  put: written synced on its own. */
+int audit_log_meta_get(struct audit_log *log, const char *name, char **val, size_t *len,
+                       struct st_err *err);
+int audit_log_meta_put(struct audit_log *log, const char *name, const void *val, size_t len,
+                       struct st_err *err);
+
+/* Group commit (storage/audit_commit.c): a thread that takes every leaf
+ * submitted since its last commit and appends them in one synced batch, so one
+ * WAL sync serves them all.  A ticket is the caller's memory until its done()
+ * is called, on the committer's thread: rc ST_OK and the leaf's index once it
+ * is durable, or the failure.  after_batch(ctx), when given, runs once after
+ * the done() calls of each batch. */
+struct audit_ticket {
+    struct audit_ticket *next;
+    void (*done)(struct audit_ticket *t, int rc, uint64_t index);
+    size_t len;
+    bool has_subject;
+    uint8_t subject[AUDIT_SUBJECT_LEN];
+    char leaf[AUDIT_LEAF_MAX];
+};
+
+struct audit_committer;
+
+struct audit_commit_stats {
+    uint64_t batches, leaves, failed, largest_batch;
+    char last_error[256]; /* why the last failed batch failed ("" when none did) */
+};
+
+int audit_committer_start(struct audit_log *log, void (*after_batch)(void *ctx), void *ctx,
+                          struct audit_committer **out, struct st_err *err);
+/* Any thread; never blocks on the disk. */
+void audit_committer_submit(struct audit_committer *c, struct audit_ticket *t);
+/* Commits what was submitted before, then stops the thread and frees c. */
+void audit_committer_stop(struct audit_committer *c);
+void audit_committer_stats(struct audit_committer *c, struct audit_commit_stats *out);
+
+/* RFC 9162 arithmetic (storage/audit_merkle.c): pure functions, no database. */
+void audit_leaf_hash(const void *leaf, size_t len, uint8_t out[AUDIT_HASH_LEN]);
+void audit_node_hash(const uint8_t left[AUDIT_HASH_LEN], const uint8_t right[AUDIT_HASH_LEN],
+                     uint8_t out[AUDIT_HASH_LEN]);
+/* The right edge of a tree (its complete subtrees, largest first), to which
+ * leaf hashes are pushed one by one: the root of any size in O(log n) memory. */
+struct audit_range {
+    uint64_t size;
+    uint8_t peak[64][AUDIT_HASH_LEN]; /* peak[h]: the subtree of 2^h leaves, when bit h of size */
+};
+void audit_range_init(struct audit_range *r);
+void audit_range_push(struct audit_range *r, const uint8_t leaf_hash[AUDIT_HASH_LEN]);
+void audit_range_root(const struct audit_range *r, uint8_t root[AUDIT_HASH_LEN]);
+/* RFC 9162 2.1.3.2 and 2.1.4.2: true when the proof holds. */
+bool audit_verify_inclusion(uint64_t index, uint64_t size, const uint8_t leaf_hash[AUDIT_HASH_LEN],
+                            const uint8_t path[][AUDIT_HASH_LEN], size_t npath,
+                            const uint8_t root[AUDIT_HASH_LEN]);
+bool audit_verify_consistency(uint64_t m, uint64_t n, const uint8_t old_root[AUDIT_HASH_LEN],
+                              const uint8_t new_root[AUDIT_HASH_LEN],
+                              const uint8_t path[][AUDIT_HASH_LEN], size_t npath);
+
+/* ---- biometric comparison (storage/mcc*.c; docs/biometrics.md) ---------------------
+ * Fingers are compared with the project's own Minutia Cylinder-Code matcher
+ * (Cappelli, Ferrara and Maltoni, IEEE TPAMI 2010: bit-based cylinders, LSS-R);
+ * faces by the cosine of their embeddings (same model only).  A person's score
+ * against another fuses the fingers both have (the mean of their scores) and
+ * keeps the face score beside it; bands turn scores into the false match
+ * rates measured for them (docs/biometrics.md).
+ */
+struct mcc_finger;
+
+/* Prepares a finger (its ISO record, as biometrics_from_json() keeps it). */
+int mcc_finger_new(const struct fingerprint *fp, struct mcc_finger **out, struct st_err *err);
+void mcc_finger_free(struct mcc_finger *f);
+/* Minutiae whose cylinder is valid: only they take part in matching. */
+unsigned mcc_finger_cylinders(const struct mcc_finger *f);
+/* Similarity of two fingers, 0 (nothing alike) to 1.  Thread-safe, no allocation. */
+float mcc_match(const struct mcc_finger *a, const struct mcc_finger *b);
 
 #endif

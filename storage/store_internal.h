@@ -1,0 +1,25 @@
+/*
+ * storage/store_internal.h - what the files of storage/ share about the
+ * database and nobody else sees: the RocksDB handles behind a struct store,
+ * for code that needs more than storage.h's transactions and reads (the audit
+ * log writes its own WriteBatches and walks key ranges with iterators).
+ *
+ * The handles belong to the store: never destroy them, and use them only
+ * while the store is open.  The write options sync the WAL exactly when the
+ * store was opened with `sync`.
+ */
+#ifndef HUDUMA_STORE_INTERNAL_H
+#define HUDUMA_STORE_INTERNAL_H
+
+#include "storage/storage.h"
+
+#include <rocksdb/c.h>
+
+rocksdb_transactiondb_t *store_rocks(struct store *st);
+rocksdb_column_family_handle_t *store_cf_handle(struct store *st, enum store_cf cf);
+rocksdb_readoptions_t *store_read_options(struct store *st);
+rocksdb_writeoptions_t *store_write_options(struct store *st);
+/* Maps a RocksDB error string to an ST_* status, fills err, frees the string. */
+int store_rocks_fail(char *rerr, const char *what, struct st_err *err);
+
+#endif
