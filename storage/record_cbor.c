@@ -447,20 +447,12 @@ static int get_date(struct rd *r, const struct field *f, char *base)
     if (rc != ST_OK) {
         return rc;
     }
-    if (it.u > 99991231u) {
-        return corrupt(r, "not a date");
-    }
     unsigned y = (unsigned)(it.u / 10000u), m = (unsigned)(it.u / 100u % 100u),
              d = (unsigned)(it.u % 100u);
-    bool year_only = m == 0 && d == 0;
-    char text[16];
-    if (year_only) {
-        snprintf(text, sizeof text, "%04u", y);
-    } else {
-        snprintf(text, sizeof text, "%04u-%02u-%02u", y, m, d);
-    }
+    bool year_only = false;
     struct date dt;
-    if (date_parse(text, &dt, f->kind == K_DOB ? &year_only : NULL) != 0) {
+    if (it.u > 99991231u ||
+        date_from_parts((int)y, (int)m, (int)d, &dt, f->kind == K_DOB ? &year_only : NULL) != 0) {
         return corrupt(r, "not a date");
     }
     memcpy(base + f->off, &dt, sizeof dt);
@@ -546,11 +538,16 @@ static int get_value(struct rd *r, const struct field *f, char *base)
     return corrupt(r, "an unknown member kind");
 }
 
-static const struct field *find(const struct table *t, const char *name, size_t len)
+/* The member named by the len bytes at name (which hold no NUL), or NULL.
+ * Members are written in table order, so the one after the last found is
+ * tried first: a record written by this release decodes without a search. */
+static const struct field *find(const struct table *t, size_t *cursor, const char *name, size_t len)
 {
-    for (size_t i = 0; i < t->n; i++) {
+    for (size_t k = 0; k < t->n; k++) {
+        size_t i = (*cursor + k) % t->n;
         const char *fn = t->fields[i].name;
-        if (strlen(fn) == len && memcmp(fn, name, len) == 0) {
+        if (fn[0] == name[0] && strncmp(fn, name, len) == 0 && fn[len] == '\0') {
+            *cursor = i + 1;
             return &t->fields[i];
         }
     }
@@ -561,13 +558,18 @@ static const struct field *find(const struct table *t, const char *name, size_t 
 static int get_members(struct rd *r, const struct table *t, char *base, uint64_t n)
 {
     int rc = ST_OK;
+    size_t cursor = 0;
     for (uint64_t i = 0; i < n && rc == ST_OK; i++) {
         struct item key;
         rc = expect(r, &key, IT_TEXT);
         if (rc != ST_OK) {
             break;
         }
-        const struct field *f = find(t, key.s, key.len);
+        if (key.len == 0 || memchr(key.s, '\0', key.len) != NULL) {
+            rc = skip(r, 0); /* no member has such a name */
+            continue;
+        }
+        const struct field *f = find(t, &cursor, key.s, key.len);
         rc = f != NULL ? get_value(r, f, base) : skip(r, 0);
     }
     return rc;

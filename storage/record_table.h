@@ -72,6 +72,10 @@ const char *record_text_problem(const char *s, size_t len);
 #define RECORD_TIME_MIN (-5364662400LL) /* 1800-01-01T00:00:00Z */
 #define RECORD_TIME_MAX 253402300799LL  /* 9999-12-31T23:59:59Z */
 
+/* The date y-m-d, checked as date_parse() checks "YYYY-MM-DD"; m and d both
+ * 0 is the year-only date "YYYY", allowed only where year_only is given. */
+int date_from_parts(int y, int m, int d, struct date *out, bool *year_only);
+
 /* True when the len bytes at s are all ASCII digits. */
 bool record_all_digits(const char *s, size_t len);
 

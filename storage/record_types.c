@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "storage/storage.h"
+#include "storage/record_table.h"
 
 #define DATE_YEAR_MIN 1800
 #define DATE_YEAR_MAX 9999
@@ -147,20 +148,12 @@ static int read_digits(const char *s, int n)
     return v;
 }
 
-int date_parse(const char *s, struct date *d, bool *year_only)
+int date_from_parts(int y, int m, int day, struct date *d, bool *year_only)
 {
-    if (s == NULL || d == NULL) {
-        return -1;
-    }
-    size_t n = strlen(s);
-    if (n != 4 && n != 10) {
-        return -1;
-    }
-    int y = read_digits(s, 4);
     if (y < DATE_YEAR_MIN || y > DATE_YEAR_MAX) {
         return -1;
     }
-    if (n == 4) {
+    if (m == 0 && day == 0) {
         if (year_only == NULL) {
             return -1;
         }
@@ -168,11 +161,6 @@ int date_parse(const char *s, struct date *d, bool *year_only)
         *year_only = true;
         return 0;
     }
-    if (s[4] != '-' || s[7] != '-') {
-        return -1;
-    }
-    int m = read_digits(s + 5, 2);
-    int day = read_digits(s + 8, 2);
     if (m < 1 || m > 12 || day < 1 || day > days_in_month(y, m)) {
         return -1;
     }
@@ -181,6 +169,26 @@ int date_parse(const char *s, struct date *d, bool *year_only)
         *year_only = false;
     }
     return 0;
+}
+
+int date_parse(const char *s, struct date *d, bool *year_only)
+{
+    if (s == NULL || d == NULL) {
+        return -1;
+    }
+    size_t n = strlen(s);
+    if (n == 4) {
+        int y = read_digits(s, 4);
+        return y < 0 ? -1 : date_from_parts(y, 0, 0, d, year_only);
+    }
+    if (n != 10 || s[4] != '-' || s[7] != '-') {
+        return -1;
+    }
+    int y = read_digits(s, 4), m = read_digits(s + 5, 2), day = read_digits(s + 8, 2);
+    if (y < 0 || m < 1 || day < 1) {
+        return -1; /* "0000"-style parts are not a full date */
+    }
+    return date_from_parts(y, m, day, d, year_only);
 }
 
 void date_format(const struct date *d, bool year_only, char out[11])
