@@ -18,6 +18,7 @@
 
 #include "hn.h"
 
+#include <openssl/crypto.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,9 +49,29 @@ static const char oom_body[] =
 
 /* ---- answers ------------------------------------------------------------------------ */
 
+/* Most answers are a few hundred bytes: they are written into a buffer on
+ * the stack first (jansson's own string buffer would grow by doubling, a
+ * realloc each time), then copied once into the answer's own allocation. */
+#define REPLY_STACK_BYTES 2048
+
+static char *dump_json(const json_t *obj)
+{
+    char buf[REPLY_STACK_BYTES];
+    size_t n = json_dumpb(obj, buf, sizeof buf, JSON_COMPACT);
+    if (n == 0 || n >= sizeof buf)
+        return n == 0 ? NULL : json_dumps(obj, JSON_COMPACT);
+    char *text = malloc(n + 1);
+    if (text) {
+        memcpy(text, buf, n);
+        text[n] = '\0';
+    }
+    OPENSSL_cleanse(buf, n); /* an answer may hold personal data */
+    return text;
+}
+
 static void send_json(struct http_response *resp, int status, json_t *obj)
 {
-    char *text = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
+    char *text = obj ? dump_json(obj) : NULL;
     json_decref(obj);
     if (!text) {
         status = 500;
