@@ -26,17 +26,18 @@ endif
 
 CFLAGS := -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -I. $(OPT) $(EXTRA_CFLAGS)
 LDFLAGS := $(filter -fsanitize=%,$(OPT))
-LDLIBS := -lrocksdb -ljansson -lcbor -lssl -lcrypto -luring -lhttp_parser -linih -lpthread -lm
+LDLIBS := -lrocksdb -ljansson -lcbor -lssl -lcrypto -luring -lhttp_parser -linih -lbpf -lelf -lz -lpthread -lm
 
 KEYS_SRC := $(wildcard keys/*.c)
 STORAGE_SRC := $(wildcard storage/*.c)
+KBPF_SRC := $(filter-out %.bpf.c,$(wildcard kernel-bpf/*.c))
 APPLIANCE_SRC := $(filter-out appliance/main_%.c,$(wildcard appliance/*.c))
 MAINS := $(patsubst appliance/main_%.c,$(B)/bin/%,$(wildcard appliance/main_*.c))
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))
 BENCHES := $(patsubst tests/bench/%.c,$(B)/bench/%,$(wildcard tests/bench/bench_*.c))
 FUZZERS := $(patsubst tests/fuzz/%.c,build/fuzz/bin/%,$(wildcard tests/fuzz/fuzz_*.c))
 
-LIBS := $(B)/libappliance.a $(B)/libstorage.a $(B)/libkeys.a
+LIBS := $(B)/libappliance.a $(B)/libkernel-bpf.a $(B)/libstorage.a $(B)/libkeys.a
 HEADERS := $(wildcard */*.h)
 
 .SECONDARY:
@@ -55,9 +56,30 @@ $(B)/%.o: %.c $(HEADERS)
 $(B)/libkeys.a: $(KEYS_SRC:%.c=$(B)/%.o)
 $(B)/libstorage.a: $(STORAGE_SRC:%.c=$(B)/%.o)
 $(B)/libappliance.a: $(APPLIANCE_SRC:%.c=$(B)/%.o)
+$(B)/libkernel-bpf.a: $(KBPF_SRC:%.c=$(B)/%.o)
 $(B)/lib%.a:
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
+
+# The XDP program (kernel-bpf/*.bpf.c): clang for the BPF target, against a
+# vmlinux.h dumped from the running kernel's BTF, then a skeleton that embeds
+# the object in the user-space side.  All three are generated into $(B).
+BPFTOOL ?= bpftool
+VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
+$(B)/kernel-bpf/vmlinux.h:
+	@mkdir -p $(dir $@)
+	$(BPFTOOL) btf dump file $(VMLINUX_BTF) format c > $@.tmp && mv $@.tmp $@
+
+$(B)/kernel-bpf/%.bpf.o: kernel-bpf/%.bpf.c kernel-bpf/ratelimit.h $(B)/kernel-bpf/vmlinux.h
+	clang -target bpf -mcpu=v3 -g -O2 -Wall -Werror -I$(B)/kernel-bpf -c -o $@ $<
+
+$(B)/kernel-bpf/%.skel.h: $(B)/kernel-bpf/%.bpf.o
+	$(BPFTOOL) gen skeleton $< name $*_bpf > $@.tmp && mv $@.tmp $@
+
+$(B)/kernel-bpf/ratelimit.o: $(B)/kernel-bpf/ratelimit.skel.h
+$(B)/kernel-bpf/%.o: CFLAGS += -I$(B)/kernel-bpf
+$(B)/tests/unit/test_ratelimit.o: $(B)/kernel-bpf/ratelimit.skel.h
+$(B)/tests/unit/test_ratelimit.o: CFLAGS += -I$(B)/kernel-bpf
 
 $(B)/bin/%: $(B)/appliance/main_%.o $(LIBS)
 	@mkdir -p $(dir $@)
@@ -75,7 +97,7 @@ unit: $(UNIT_TESTS) $(MAINS)
 
 benches: $(BENCHES) $(MAINS)
 
-build/fuzz/bin/%: build/fuzz/tests/fuzz/%.o build/fuzz/libappliance.a build/fuzz/libstorage.a build/fuzz/libkeys.a
+build/fuzz/bin/%: build/fuzz/tests/fuzz/%.o build/fuzz/libappliance.a build/fuzz/libkernel-bpf.a build/fuzz/libstorage.a build/fuzz/libkeys.a
 	@mkdir -p $(dir $@)
 	clang -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS)
 

@@ -43,6 +43,9 @@ int cli_report(const struct reg_result *res);
 void cli_print_json(json_t *obj); /* prints and decrefs */
 json_t *cli_answer_json(const struct enrol_answer *a);
 
+/* `huduma ratelimit ...` (appliance/cli_ratelimit.c); a->pos[0] is the subcommand. */
+int cli_ratelimit(const struct cli_args *a);
+
 /* Bulk import of a JSON-lines file (appliance/import.c). */
 int cli_import(struct reg *r, const char *path, int threads, const char *officer, bool acks);
 

@@ -63,7 +63,7 @@ static const struct key_spec key_specs[] = {
 
 #define NKEYS (sizeof key_specs / sizeof key_specs[0])
 
-static const char *const section_names[] = {"server", "tls", "limits", "log"};
+static const char *const section_names[] = {"server", "tls", "limits", "log", "ratelimit"};
 
 struct parse {
     const char *name; /* file name, for messages */
@@ -118,6 +118,7 @@ void config_defaults(struct config *c)
     c->handshake_timeout_ms = 5000;
     c->drain_timeout_ms = 10000;
     c->log_level = LOG_INFO;
+    rl_settings_default(&c->ratelimit);
     snprintf(c->tls_cert, sizeof c->tls_cert, "/var/lib/huduma/tls/server.crt");
     snprintf(c->tls_key, sizeof c->tls_key, "/var/lib/huduma/tls/server.key");
     snprintf(c->tls_ca, sizeof c->tls_ca, "/var/lib/huduma/ca/ca.crt");
@@ -175,7 +176,8 @@ static char *read_line(char *buf, int size, void *stream)
         snprintf(name, sizeof name, "%.*s", (int)(n < sizeof name ? n : sizeof name - 1), buf + 1);
         p->skipping = !section_known(name);
         if (p->skipping)
-            fault(p, p->line, NULL, "[%s]: unknown section (expected server, tls, limits, log)",
+            fault(p, p->line, NULL,
+                  "[%s]: unknown section (expected server, tls, limits, log, ratelimit)",
                   name);
         return buf;
     }
@@ -261,6 +263,12 @@ static int on_key(void *user, const char *section, const char *name, const char 
         fault(p, p->line, name, "key outside any section");
         return 1;
     }
+    if (strcmp(section, "ratelimit") == 0) { /* its keys are the limiter's (kernel-bpf.h) */
+        char why[CONFIG_ERROR_LEN];
+        if (rl_settings_key(&p->cfg->ratelimit, name, value, why, sizeof why) != 0)
+            fault(p, p->line, name, "%s", why);
+        return 1;
+    }
     for (size_t i = 0; i < NKEYS; i++) {
         const struct key_spec *k = &key_specs[i];
         if (strcmp(k->section, section) != 0 || strcmp(k->name, name) != 0)
@@ -329,6 +337,10 @@ int config_parse_string(const char *text, const char *name, struct config *c,
             fault(&p, (unsigned)rc, NULL, "not a section header or key = value");
     }
     derive_paths(&p);
+    parsed.ratelimit.port = parsed.port;
+    char why[CONFIG_ERROR_LEN];
+    if (rl_settings_finish(&parsed.ratelimit, why, sizeof why) != 0)
+        fault(&p, 0, NULL, "[ratelimit] %s", why);
     if (errs->count) {
         config_defaults(c);
         return -1;

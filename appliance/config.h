@@ -8,6 +8,9 @@
  *             idle_timeout_ms request_timeout_ms handshake_timeout_ms
  *             drain_timeout_ms
  *   [log]     level
+ *   [ratelimit] interface instance max_sources class.NAME network.NAME deny
+ *             ban_after_failures ban_window_seconds ban_seconds
+ *             (parsed by kernel-bpf/kernel-bpf.h; docs/ratelimit.md)
  *
  * A file is parsed completely and every fault is reported as
  * "file:line: key: why" (unknown sections and keys, keys given twice, bad
@@ -19,6 +22,8 @@
 #define HUDUMA_CONFIG_H
 
 #include "log.h"
+
+#include "kernel-bpf/kernel-bpf.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -50,6 +55,8 @@ struct config {
     unsigned drain_timeout_ms;
     /* [log] */
     enum log_level log_level;
+    /* [ratelimit]: interface empty, rate limiting off */
+    struct rl_settings ratelimit;
 };
 
 struct config_errors {

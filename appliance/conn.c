@@ -27,6 +27,7 @@
 #include "metrics.h"
 #include "register.h"
 #include "tls.h"
+#include "kernel-bpf/kernel-bpf.h"
 
 #include <errno.h>
 #include <http_parser.h>
@@ -61,6 +62,7 @@ struct conn {
     uint64_t accepted_ms, idle_since_ms, request_start_ms, send_since_ms, linger_until_ms;
     uint64_t agency_checked_ms;
     char serial[64]; /* of the peer's certificate */
+    struct sockaddr_storage peer; /* counted against when its handshake fails */
     struct timespec request_t0;
     struct job job; /* the request at a worker, when busy */
     size_t in_pos, in_len;
@@ -111,7 +113,7 @@ static void conn_destroy(struct conn *c)
     free(c);
 }
 
-void conn_accepted(struct ring *r, unsigned slot)
+void conn_accepted(struct ring *r, unsigned slot, const struct sockaddr_storage *peer)
 {
     struct server *s = r->srv;
     if (r->draining) {
@@ -156,6 +158,7 @@ void conn_accepted(struct ring *r, unsigned slot)
     SSL_set_accept_state(c->ssl);
     c->ring = r;
     c->slot = slot;
+    c->peer = *peer;
     c->id = atomic_fetch_add(&s->next_conn_id, 1) + 1;
     c->state = CONN_HANDSHAKE;
     c->accepted_ms = c->idle_since_ms = r->now_ms;
@@ -554,6 +557,23 @@ void conn_on_job_done(struct conn *c)
 
 /* ---- bytes in ------------------------------------------------------------------------ */
 
+/* A refused handshake counts against its source at the XDP rate limiter,
+ * which bans a source that keeps failing (kernel-bpf/ratelimit_guard.c). */
+static void note_refused_handshake(struct conn *c)
+{
+    struct rl_guard_ban ban;
+    char err[256], clean[256];
+    int rc = rl_handshake_failed(c->ring->srv->ratelimit, (const struct sockaddr *)&c->peer, &ban,
+                                 err, sizeof err);
+    if (rc > 0)
+        log_warn("source banned: repeated failed handshakes",
+                 "conn=%u source=%s failures=%u seconds=%u", c->id, ban.source, ban.failures,
+                 ban.seconds);
+    else if (rc < 0)
+        log_warn("cannot ban a source", "conn=%u error=\"%s\"", c->id,
+                 log_clean(err, clean, sizeof clean));
+}
+
 /* True when the peer is an agency in good standing; otherwise closes. */
 static bool conn_handshake(struct conn *c)
 {
@@ -573,6 +593,7 @@ static bool conn_handshake(struct conn *c)
         log_info("tls handshake refused", "conn=%u reason=\"%s\"", c->id,
                  log_clean(why, clean, sizeof clean));
         metrics_event(s->metrics, MET_HANDSHAKE_REFUSED);
+        note_refused_handshake(c);
         conn_finish(c, false); /* the alert goes out, then the connection closes */
         return false;
     }
@@ -583,6 +604,7 @@ static bool conn_handshake(struct conn *c)
         log_info("agency refused: unknown or revoked certificate", "conn=%u serial=%s", c->id,
                  c->serial);
         metrics_event(s->metrics, MET_HANDSHAKE_REFUSED);
+        note_refused_handshake(c);
         conn_finish(c, true);
         return false;
     }

@@ -464,6 +464,12 @@ static int cmd_ca(struct reg *r, const struct cli_args *a)
     return EXIT_OKAY;
 }
 
+static int cmd_ratelimit(struct reg *r, const struct cli_args *a)
+{
+    (void)r;
+    return cli_ratelimit(a);
+}
+
 /* ---- dispatch ------------------------------------------------------------------ */
 
 static const char *const no_flags[] = {NULL};
@@ -516,6 +522,16 @@ static const struct command commands[] = {
      no_flags},
     {"ca", cmd_ca, false, "ca init",
      "create the agency CA and the server certificate of an existing register if absent",
+     no_flags},
+    {"ratelimit", cmd_ratelimit, false,
+     "ratelimit status\n"
+     "       huduma ratelimit set CLASS [--rate N] [--burst N] [--syn-rate N] [--syn-burst N]\n"
+     "                                  [--network PREFIX]... [--remove-network PREFIX]...\n"
+     "       huduma ratelimit ban PREFIX [--for SECONDS]\n"
+     "       huduma ratelimit unban PREFIX\n"
+     "       huduma ratelimit top [--count N] [--by dropped|passed]\n"
+     "       (each takes --instance NAME when several hudumad run)",
+     "the running daemon's XDP rate limiter: counters, rates, bans (docs/ratelimit.md)",
      no_flags},
 };
 #define NCOMMANDS (sizeof commands / sizeof *commands)

@@ -8,12 +8,16 @@
  *
  * Start-up order: no core dumps (the process holds keys and personal data),
  * signals blocked before any thread exists, configuration, then the register,
- * the agency registry, the metrics, the API and the server.  Everything is
- * closed in the reverse order after the server has drained.
+ * the agency registry, the metrics, the XDP rate limiter (when [ratelimit]
+ * names an interface; without CAP_BPF and CAP_NET_ADMIN the daemon serves
+ * anyway and logs that rate limiting is off), the API and the server.
+ * Everything is closed in the reverse order after the server has drained:
+ * the limiter is detached and its pins removed once the server is gone.
  */
 #include "agency.h"
 #include "api.h"
 #include "config.h"
+#include "kernel-bpf/kernel-bpf.h"
 #include "log.h"
 #include "metrics.h"
 #include "register.h"
@@ -107,6 +111,32 @@ static int load_config(const char *path, struct config *cfg)
     return -1;
 }
 
+/* The XDP rate limiter, or NULL when rate limiting is off (and says why). */
+static struct rl *start_ratelimit(const struct rl_settings *s)
+{
+    if (!s->interface[0]) {
+        log_info("rate limiting is off", "reason=\"no interface in [ratelimit]\"");
+        return NULL;
+    }
+    char note[768], err[512], clean[768];
+    struct rl *rl = NULL;
+    if (rl_start(s, &rl, note, sizeof note, err, sizeof err) != 0) {
+        log_warn("rate limiting is off", "interface=%s reason=\"%s\"", s->interface,
+                 log_clean(err, clean, sizeof clean));
+        return NULL;
+    }
+    if (note[0])
+        log_warn("rate limiting runs with a limitation", "interface=%s detail=\"%s\"",
+                 s->interface, log_clean(note, clean, sizeof clean));
+    struct rl_status st;
+    rl_status(rl, &st, NULL, 0);
+    log_info("rate limiting is on",
+             "interface=%s mode=%s instance=%s port=%u classes=%u networks=%u denied=%u",
+             s->interface, rl_mode_name(st.mode), s->instance, s->port, s->nclasses,
+             s->nnetworks, s->ndeny);
+    return rl;
+}
+
 static int serve(const struct config *cfg)
 {
     char err[512], clean[512];
@@ -115,6 +145,7 @@ static int serve(const struct config *cfg)
     struct metrics *metrics = NULL;
     struct api *api = NULL;
     struct server *srv = NULL;
+    struct rl *ratelimit = NULL;
     int rc = EXIT_FAILURE;
 
     struct reg_options opt = {.sync = true, .now = 0};
@@ -134,14 +165,22 @@ static int serve(const struct config *cfg)
         log_error("cannot start the API", NULL);
         goto out;
     }
-    if (server_new(cfg, reg, agencies, api, metrics, &srv, err, sizeof err) != 0 ||
-        server_run(srv, err, sizeof err) != 0) {
+    ratelimit = start_ratelimit(&cfg->ratelimit);
+    metrics_ratelimit(metrics, ratelimit);
+    if (server_new(cfg, reg, agencies, api, metrics, &srv, err, sizeof err) == 0)
+        srv->ratelimit = ratelimit;
+    if (!srv || server_run(srv, err, sizeof err) != 0) {
         log_error("cannot serve", "error=\"%s\"", log_clean(err, clean, sizeof clean));
         goto out;
     }
     rc = EXIT_SUCCESS;
 out:
     server_free(srv);
+    if (ratelimit) {
+        rl_stop(ratelimit);
+        log_info("rate limiting stopped: the XDP program is detached", "interface=%s",
+                 cfg->ratelimit.interface);
+    }
     if (api)
         api_free(api);
     metrics_free(metrics);

@@ -48,6 +48,7 @@ struct metrics {
     struct route_stats routes[MAX_ROUTES + 1]; /* the last one is "other" */
     atomic_uint_fast64_t events[MET_EVENT_COUNT];
     atomic_int_fast64_t connections;
+    struct rl *ratelimit; /* set before serving; NULL: rate limiting is off */
 };
 
 struct metrics *metrics_new(void)
@@ -135,6 +136,11 @@ void metrics_event(struct metrics *m, enum metric_event e)
 {
     if (m && (unsigned)e < MET_EVENT_COUNT)
         atomic_fetch_add(&m->events[e], 1);
+}
+
+void metrics_ratelimit(struct metrics *m, struct rl *rl)
+{
+    m->ratelimit = rl;
 }
 
 void metrics_connections(struct metrics *m, int delta)
@@ -283,6 +289,10 @@ char *metrics_render(struct metrics *m, uint64_t register_persons)
         EVENT(MET_HANDSHAKE_REFUSED), EVENT(MET_CONN_REFUSED_LIMIT), EVENT(MET_CONN_TIMEOUT),
         EVENT(MET_HTTP_MALFORMED), (unsigned long long)register_persons);
 #undef EVENT
+    char *limiter = metrics_ratelimit_text(m->ratelimit);
+    if (limiter)
+        put(&t, "%s", limiter);
+    free(limiter);
     if (t.failed) {
         free(t.buf);
         return NULL;

@@ -29,4 +29,11 @@ void metrics_connections(struct metrics *m, int delta);
 /* The exposition text (malloc'd). */
 char *metrics_render(struct metrics *m, uint64_t register_persons);
 
+/* The XDP rate limiter whose counters /metrics shows; NULL (the default):
+ * rate limiting is off, shown as hudumad_ratelimit_enabled 0. */
+struct rl;
+void metrics_ratelimit(struct metrics *m, struct rl *rl);
+/* Its part of the exposition text (appliance/metrics_ratelimit.c, malloc'd). */
+char *metrics_ratelimit_text(struct rl *rl);
+
 #endif

@@ -3,9 +3,11 @@
  *
  * Each ring owns: a listening socket bound with SO_REUSEPORT to the
  * configured address (the kernel spreads new connections over the rings),
- * a multishot accept that places each connection straight into the ring's
- * registered file table (no file descriptor in user space; recv, send,
- * shutdown and close all use the fixed slot), a provided-buffer ring from
+ * an accept that places each connection straight into the ring's registered
+ * file table (no file descriptor in user space; recv, send, shutdown and
+ * close all use the fixed slot) and writes its peer's address (one accept in
+ * flight, re-armed on each completion: a multishot accept would overwrite
+ * the address before it is read), a provided-buffer ring from
  * which every multishot receive takes its buffer, an eventfd read that wakes
  * it for worker completions and for shutdown, and one timeout every 250 ms
  * that sweeps its connections' deadlines.
@@ -296,7 +298,10 @@ void ring_job_done(struct ring *r, struct job *job)
 static void arm_accept(struct ring *r)
 {
     struct io_uring_sqe *sqe = ring_sqe(r);
-    io_uring_prep_multishot_accept_direct(sqe, r->listen_fd, NULL, NULL, 0);
+    r->accept_addrlen = sizeof r->accept_addr;
+    /* liburing 2.3 adds one to the index it is given: ALLOC - 1 asks for any free slot */
+    io_uring_prep_accept_direct(sqe, r->listen_fd, (struct sockaddr *)&r->accept_addr,
+                                &r->accept_addrlen, 0, IORING_FILE_INDEX_ALLOC - 1);
     io_uring_sqe_set_data64(sqe, RING_TAG(NULL, OP_ACCEPT));
     r->accept_armed = true;
     r->accept_wanted = false;
@@ -349,7 +354,7 @@ static void on_accept(struct ring *r, int res, unsigned flags)
     if (!more)
         r->accept_armed = false;
     if (res >= 0) {
-        conn_accepted(r, (unsigned)res);
+        conn_accepted(r, (unsigned)res, &r->accept_addr);
     } else if (res != -ECANCELED) {
         log_warn("accept failed", "ring=%u err=\"%s\"", r->index, strerror(-res));
     }

@@ -25,11 +25,13 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 struct reg;
 struct api;
 struct metrics;
 struct agencies;
+struct rl;
 
 /* ---- the HTTP/1.1 parser glue (httpconn.c) ------------------------------------ */
 
@@ -86,6 +88,7 @@ struct server {
     struct agencies *agencies;
     struct api *api;
     struct metrics *metrics;
+    struct rl *ratelimit; /* set by main before server_run; NULL: rate limiting is off */
     unsigned nrings;
     struct ring **rings;
     struct workpool *pool;
@@ -129,6 +132,8 @@ struct ring {
     struct io_uring uring;
     bool uring_ready;
     int listen_fd;
+    struct sockaddr_storage accept_addr; /* the peer of the accept in flight */
+    socklen_t accept_addrlen;
     int wake_fd; /* eventfd: worker completions, stop */
     uint64_t wake_value;
     struct io_uring_buf_ring *bufs_ring;
@@ -172,8 +177,8 @@ void ring_close_slot(struct ring *r, unsigned slot);
 
 struct conn;
 
-/* A connection was accepted into fixed file `slot`. */
-void conn_accepted(struct ring *r, unsigned slot);
+/* A connection from `peer` was accepted into fixed file `slot`. */
+void conn_accepted(struct ring *r, unsigned slot, const struct sockaddr_storage *peer);
 void conn_on_recv(struct conn *c, int res, unsigned flags);
 void conn_on_send(struct conn *c, int res);
 void conn_on_job_done(struct conn *c);

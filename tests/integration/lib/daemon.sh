@@ -20,7 +20,12 @@
 #   config_extra  prints more lines for the configuration (after [log])
 #   on_cleanup    runs first on exit (stop what the script started)
 # and variables: CONFIG_LOG_LEVEL (info), CONFIG_SERVER_EXTRA (lines added to
-# [server]), PURPOSE (the X-Purpose api() sends; empty: none).
+# [server]), PURPOSE (the X-Purpose api() sends; empty: none), CONFIG_LISTEN
+# (127.0.0.1: the [server] listen address), DAEMON_PREFIX and API_PREFIX
+# (words run before hudumad and before api()'s curl, e.g. `nsenter
+# --net=/run/netns/NAME` to run them in a network namespace), API_VIA (an
+# address api() connects to instead of 127.0.0.1, while still checking the
+# server certificate's 127.0.0.1).
 
 SAN=${HUDUMA_SAN_BIN:?HUDUMA_SAN_BIN must name the directory of the sanitized binaries}
 HUDUMA=$SAN/huduma
@@ -34,6 +39,10 @@ PORT=
 PURPOSE=${PURPOSE-integration test}
 CONFIG_LOG_LEVEL=${CONFIG_LOG_LEVEL:-info}
 CONFIG_SERVER_EXTRA=${CONFIG_SERVER_EXTRA:-}
+CONFIG_LISTEN=${CONFIG_LISTEN:-127.0.0.1}
+DAEMON_PREFIX=${DAEMON_PREFIX:-}
+API_PREFIX=${API_PREFIX:-}
+API_VIA=${API_VIA:-}
 
 ok() { echo "ok - $*"; }
 not_ok() {
@@ -122,9 +131,11 @@ api() { # AGENCY METHOD PATH [BODY]
     if [ "$ag" != - ]; then set -- "$@" --cert "$CERTS/$ag.crt" --key "$CERTS/$ag.key"; fi
     if [ -n "$PURPOSE" ]; then set -- "$@" -H "X-Purpose: $PURPOSE"; fi
     if [ -n "$data" ]; then set -- "$@" -H 'Content-Type: application/json' --data-binary "$data"; fi
+    if [ -n "$API_VIA" ]; then set -- "$@" --connect-to "127.0.0.1:$PORT:$API_VIA:$PORT"; fi
     rm -f "$WORK/body" "$WORK/headers"
     crc=0
-    code=$(timeout "$T" curl "$@" "https://127.0.0.1:$PORT$path" 2>"$WORK/curl.err") || crc=$?
+    # shellcheck disable=SC2086 # API_PREFIX is words
+    code=$(timeout "$T" $API_PREFIX curl "$@" "https://127.0.0.1:$PORT$path" 2>"$WORK/curl.err") || crc=$?
     [ -f "$WORK/body" ] || : >"$WORK/body"
     [ -f "$WORK/headers" ] || : >"$WORK/headers"
 }
@@ -137,7 +148,7 @@ write_config() { # PORT -> $WORK/hudumad.conf
     {
         cat <<EOF
 [server]
-listen = 127.0.0.1
+listen = $CONFIG_LISTEN
 port = $1
 threads = 2
 workers = 2
@@ -166,8 +177,8 @@ start_daemon() {
         write_config "$PORT"
         rm -f "$WORK/hudumad.pid"
         # The inner shell leaves its pid for signals, then becomes hudumad.
-        # shellcheck disable=SC2016 # $$ and $1.. belong to the inner shell
-        timeout --foreground -s KILL 900 sh -c 'echo $$ >"$1"; exec "$2" --config "$3"' sh \
+        # shellcheck disable=SC2016,SC2086 # $$ and $1.. belong to the inner shell; DAEMON_PREFIX is words
+        timeout --foreground -s KILL 900 $DAEMON_PREFIX sh -c 'echo $$ >"$1"; exec "$2" --config "$3"' sh \
             "$WORK/hudumad.pid" "$HUDUMAD" "$WORK/hudumad.conf" >"$WORK/hudumad.out" 2>"$LOG" &
         tpid=$!
         deadline=$(($(date +%s) + 120))
