@@ -8,8 +8,10 @@
  * sent, the bound on the whole run, and the report; the threads and their
  * event loops are in load_loop.c, the histogram in load_hist.c and the HTTP
  * bytes in load_http.c (all described in load.h).  It only ever connects to a
- * loopback address: it is a benchmark tool, not a way to load someone else's
- * server.
+ * loopback address, or to one of the documentation ranges (RFC 5737, RFC
+ * 3849), which no network routes and which the benchmarks use inside network
+ * namespaces of their own: it is a benchmark tool, not a way to load someone
+ * else's server.
  *
  * The report is text for people, then one line for scripts:
  *   RESULT label=... mode=closed|rate ... rps=... p50_us=... p99_us=... errors=...
@@ -42,8 +44,10 @@ static const char usage[] =
     "Sends one HTTP/1.1 request over and over to a server on this machine, over\n"
     "TLS 1.3 with a client certificate, and reports throughput and latency.\n"
     "\n"
-    "  --host ADDR           loopback address to connect to (127.0.0.1; also\n"
-    "                        the address the server certificate must name)\n"
+    "  --host ADDR           address to connect to (127.0.0.1; also the address\n"
+    "                        the server certificate must name): loopback, or in\n"
+    "                        192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24 or\n"
+    "                        2001:db8::/32 (documentation ranges)\n"
     "  --port N              TCP port (required)\n"
     "  --cert, --key FILE    the client certificate and its key (PEM)\n"
     "  --cacert FILE         the CA that issued the server certificate (PEM)\n"
@@ -237,24 +241,40 @@ static int parse_args(int argc, char **argv, struct options *o)
 
 /* ---- set-up ------------------------------------------------------------------------ */
 
+/* 127.0.0.0/8, or a documentation range: 192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24. */
+static bool allowed_ipv4(uint32_t a)
+{
+    return (a >> 24) == 127 || (a >> 8) == 0xC00002 || (a >> 8) == 0xC63364 ||
+           (a >> 8) == 0xCB0071;
+}
+
+/* ::1, or the documentation range 2001:db8::/32. */
+static bool allowed_ipv6(const struct in6_addr *a)
+{
+    static const uint8_t doc[4] = {0x20, 0x01, 0x0d, 0xb8};
+    return IN6_IS_ADDR_LOOPBACK(a) || memcmp(a->s6_addr, doc, sizeof doc) == 0;
+}
+
 static int loopback_address(const char *host, unsigned port, struct load_config *cfg)
 {
     struct sockaddr_in *v4 = (struct sockaddr_in *)&cfg->addr;
     struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&cfg->addr;
     memset(&cfg->addr, 0, sizeof cfg->addr);
-    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1 && (ntohl(v4->sin_addr.s_addr) >> 24) == 127) {
+    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1 && allowed_ipv4(ntohl(v4->sin_addr.s_addr))) {
         v4->sin_family = AF_INET;
         v4->sin_port = htons((uint16_t)port);
         cfg->addr_len = sizeof *v4;
         return 0;
     }
-    if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1 && IN6_IS_ADDR_LOOPBACK(&v6->sin6_addr)) {
+    if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1 && allowed_ipv6(&v6->sin6_addr)) {
         v6->sin6_family = AF_INET6;
         v6->sin6_port = htons((uint16_t)port);
         cfg->addr_len = sizeof *v6;
         return 0;
     }
-    return bad("--host", host, "expected a numeric loopback address (127.0.0.0/8 or ::1)");
+    return bad("--host", host,
+               "expected a numeric loopback or documentation address (127.0.0.0/8, ::1, "
+               "192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24, 2001:db8::/32)");
 }
 
 static int tls_fail(const char *what, const char *path)

@@ -16,7 +16,8 @@
 #      then readrandom with the same thread count, BENCH_RUNS times,
 #      interleaved with the person reads so that both see the same noise;
 # and prints a summary table of medians and the ratio person reads /
-# db_bench readrandom.  Then it runs tests/bench/bench_api.sh (hudumad vs nginx).
+# db_bench readrandom.  Then it runs tests/bench/bench_api.sh (hudumad vs nginx)
+# and tests/bench/bench_ratelimit.sh (the XDP rate limiter vs nftables).
 #
 # Everything runs in a temporary directory under build/ (on the repository's
 # disk, so a synced WAL costs what it costs there), removed at exit; every
@@ -251,3 +252,7 @@ cleanup # the register and db_bench's database are not needed any more
 # ---- verification over mutual TLS: hudumad vs nginx (tests/bench/bench_api.sh) ----------
 echo
 sh tests/bench/bench_api.sh
+
+# ---- dropping a flood: the XDP limiter vs an nftables meter (tests/bench/bench_ratelimit.sh) --
+echo
+sh tests/bench/bench_ratelimit.sh
