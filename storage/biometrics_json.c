@@ -1,16 +1,19 @@
 /*
  * storage/biometrics_json.c - the JSON form of a person's biometrics.
  *
- *   {"fingerprints": [{"position": 1-10, "template": base64}],
+ *   {"fingerprints": [{"position": 1-10, "template": base64, "format": ...}],
  *    "face": {"model": id, "embedding": base64}}
  *
- * A template is an ISO/IEC 19794-2:2005 finger minutiae record, checked by
- * iso19794_2_check(); an embedding is little-endian float32 values, all finite.
- * Base64 is checked here (alphabet, length a multiple of 4, padding only at the
- * end) before OpenSSL decodes it, and the true length is the decoded block less
- * the padding.  Unknown members are always refused, so nothing but these two
- * kinds of biometrics can enter the register (no DNA), and a null member counts
- * as absent.  Error paths are relative to the object given, e.g.
+ * A template is an ISO/IEC 19794-2:2005 finger minutiae record, or an ANSI
+ * INCITS 378-2004 one ("format": "ansi378-2004", or recognised by its length
+ * field when "format" is absent), checked field by field by fmr_parse() and
+ * always kept in the ISO form (ANSI is converted on input, so encoding gives
+ * back ISO).  "position" names the finger; the record's own finger position
+ * field is checked (0-10) but not compared with it.  An embedding is little-endian float32 values,
+ * all finite. Base64 is checked here (alphabet, length a multiple of 4, padding only at the end)
+ * before OpenSSL decodes it, and the true length is the decoded block less the padding.  Unknown
+ * members are always refused, so nothing but these two kinds of biometrics can enter the register
+ * (no DNA), and a null member counts as absent.  Error paths are relative to the object given, e.g.
  * "fingerprints[0].template"; person_from_json() puts "biometrics." in front.
  */
 #include <math.h>
@@ -24,6 +27,8 @@
 #include "storage/storage.h"
 
 #define MODEL_MIN_LEN   1
+#define FORMAT_ISO      "iso19794-2:2005"
+#define FORMAT_ANSI     "ansi378-2004"
 #define FACE_MAX_BYTES  (FACE_MAX_DIM * 4)
 #define B64_MAX_BYTES   (TEMPLATE_MAX_LEN > FACE_MAX_BYTES ? TEMPLATE_MAX_LEN : FACE_MAX_BYTES)
 #define B64_TEXT_LEN(n) (((n) + 2) / 3 * 4)
@@ -158,6 +163,28 @@ static int decode_position(const json_t *obj, size_t i, struct fingerprint *fp, 
     return ST_OK;
 }
 
+/* The record's format: the "format" member when given, else what its length field says. */
+static int decode_format(const json_t *obj, size_t i, const uint8_t *rec, size_t n,
+                         enum fmr_format *f, struct st_err *err)
+{
+    char field[sizeof err->field];
+    snprintf(field, sizeof field, "fingerprints[%zu].format", i);
+    const json_t *v = member(obj, "format");
+    if (v == NULL) {
+        *f = fmr_detect(rec, n);
+        return ST_OK;
+    }
+    const char *s = json_is_string(v) ? json_string_value(v) : "";
+    if (strcmp(s, FORMAT_ISO) == 0) {
+        *f = FMR_ISO_2005;
+    } else if (strcmp(s, FORMAT_ANSI) == 0) {
+        *f = FMR_ANSI_2004;
+    } else {
+        return fail(err, field, "expected \"" FORMAT_ISO "\" or \"" FORMAT_ANSI "\"");
+    }
+    return ST_OK;
+}
+
 static int decode_template(const json_t *obj, size_t i, struct fingerprint *fp, struct st_err *err)
 {
     char field[sizeof err->field];
@@ -167,13 +194,27 @@ static int decode_template(const json_t *obj, size_t i, struct fingerprint *fp, 
         return fail(err, field, "is required");
     }
     size_t n;
-    int rc = b64_decode(v, fp->data, TEMPLATE_MAX_LEN, &n, field, err);
+    uint8_t raw[TEMPLATE_MAX_LEN];
+    enum fmr_format format = FMR_ISO_2005;
+    int rc = b64_decode(v, raw, TEMPLATE_MAX_LEN, &n, field, err);
+    if (rc == ST_OK) {
+        rc = decode_format(obj, i, raw, n, &format, err);
+    }
     if (rc != ST_OK) {
         return rc;
     }
     char why[160];
-    if (iso19794_2_check(fp->data, n, why, sizeof why) != 0) {
-        return fail(err, field, "is not an ISO/IEC 19794-2 record: %s", why);
+    if (fmr_parse(raw, n, format, NULL, why, sizeof why) != 0) {
+        return fail(err, field, "is not an %s record: %s",
+                    format == FMR_ANSI_2004 ? "ANSI INCITS 378" : "ISO/IEC 19794-2", why);
+    }
+    if (format == FMR_ANSI_2004) {
+        n = fmr_ansi_to_iso(raw, n, fp->data, TEMPLATE_MAX_LEN, why, sizeof why);
+        if (n == 0) {
+            return fail(err, field, "cannot be converted to ISO/IEC 19794-2: %s", why);
+        }
+    } else {
+        memcpy(fp->data, raw, n);
     }
     fp->len = (uint16_t)n;
     return ST_OK;
@@ -181,7 +222,7 @@ static int decode_template(const json_t *obj, size_t i, struct fingerprint *fp, 
 
 static int decode_finger(const json_t *obj, size_t i, struct fingerprint *fp, struct st_err *err)
 {
-    static const char *const names[] = {"position", "template", NULL};
+    static const char *const names[] = {"position", "template", "format", NULL};
     char path[sizeof err->field];
     snprintf(path, sizeof path, "fingerprints[%zu]", i);
     if (!json_is_object(obj)) {

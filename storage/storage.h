@@ -471,4 +471,153 @@ unsigned mcc_finger_cylinders(const struct mcc_finger *f);
 /* Similarity of two fingers, 0 (nothing alike) to 1.  Thread-safe, no allocation. */
 float mcc_match(const struct mcc_finger *a, const struct mcc_finger *b);
 
+/* A person's biometrics prepared for comparison (every finger, the face). */
+struct bio_person;
+int bio_person_new(const struct biometrics *b, struct bio_person **out, struct st_err *err);
+void bio_person_free(struct bio_person *p);
+bool bio_person_empty(const struct bio_person *p); /* no finger and no face */
+
+struct bio_scores {
+    float finger;       /* mean score of the fingers both have, 0-1 */
+    unsigned fingers;   /* how many finger positions were compared */
+    float face;         /* cosine of the embeddings, -1..1 */
+    bool face_compared; /* both have a face of the same model */
+};
+void bio_compare(const struct bio_person *a, const struct bio_person *b, struct bio_scores *s);
+
+/* Score bands: low, medium, high are the thresholds of each modality
+ * (defaults: the scores measured at a false match rate of 1%, 0.1%, 0.01%). */
+enum bio_band { BIO_BAND_NONE, BIO_BAND_LOW, BIO_BAND_MEDIUM, BIO_BAND_HIGH };
+struct bio_thresholds {
+    float finger[3];
+    float face[3];
+};
+void bio_thresholds_default(struct bio_thresholds *t);
+/* The higher of the finger band and the face band. */
+enum bio_band bio_band_of(const struct bio_scores *s, const struct bio_thresholds *t);
+const char *bio_band_name(enum bio_band b); /* "none", "low", "medium", "high" */
+
+/* ---- the 1:N biometric index (storage/bioindex*.c; docs/biometrics.md) ----------
+ * Who in the register resembles a probe person: fingers through hashing of
+ * their cylinders, faces through an exhaustive scan of sign codes, then the
+ * shortlist compared in full with bio_compare().  Subjects are Huduma
+ * Numbers, or "P" + the enrolment id of an enrolment held for adjudication.
+ * Entries live sealed in the column family "indexes" ('F' + subject), staged
+ * in the same transaction as the enrolment they index; the in-memory index
+ * is told after the commit (bioindex_add, bioindex_forget, bioindex_settle).
+ * All functions are thread-safe.
+ */
+#define BIO_SUBJECT_MAX    (ID_MAX_LEN + 1)
+#define BIO_MAX_CANDIDATES 16
+
+struct bioindex;
+struct bio_claim;
+
+/* Loads every stored entry (one decryption each; no template is parsed). */
+int bioindex_open(struct store *st, struct bioindex **out, struct st_err *err);
+void bioindex_close(struct bioindex *ix);
+size_t bioindex_count(struct bioindex *ix); /* subjects indexed */
+
+/* Stages a subject's entry, or its removal, in a transaction. */
+int bioindex_stage_put(struct bioindex *ix, struct store_txn *tx, const char *subject,
+                       const struct bio_person *p, struct st_err *err);
+int bioindex_stage_delete(struct bioindex *ix, struct store_txn *tx, const char *subject,
+                          struct st_err *err);
+/* After the commit: the in-memory index follows.  bioindex_add takes p over. */
+int bioindex_add(struct bioindex *ix, const char *subject, struct bio_person *p);
+void bioindex_forget(struct bioindex *ix, const char *subject);
+
+struct bio_candidate {
+    char subject[BIO_SUBJECT_MAX + 1];
+    struct bio_scores scores;
+    enum bio_band band;
+};
+
+/* Fills *out with a subject's stored biometrics; ST_NOT_FOUND skips it. */
+typedef int (*bio_fetch_fn)(void *ctx, const char *subject, struct biometrics *out);
+
+struct bio_query {
+    const struct bio_person *probe;
+    const struct bio_thresholds *thresholds;
+    enum bio_band min_band; /* candidates below it (and in band none) are dropped */
+    unsigned max;           /* at most this many candidates, 1..BIO_MAX_CANDIDATES */
+    bio_fetch_fn fetch;
+    void *ctx;
+    const char *exclude; /* a subject never to report, or NULL */
+};
+
+struct bio_result {
+    unsigned n; /* candidates, best first: band, then finger score, then face */
+    struct bio_candidate c[BIO_MAX_CANDIDATES];
+    uint64_t generation; /* the index as the search saw it */
+    bool stale;          /* bioindex_claim: too much was added since; search again */
+    unsigned finger_listed, face_listed, compared;
+    uint64_t postings; /* bucket entries read */
+};
+
+int bioindex_search(struct bioindex *ix, const struct bio_query *q, struct bio_result *r,
+                    struct st_err *err);
+
+/*
+ * Concurrent enrolments: after bioindex_search() and before committing, a
+ * claim compares the probe with everything added since the search (adding
+ * what it finds to r) and with other open claims (waiting for a matching one
+ * to settle first), then registers the probe, so that no two enrolments of
+ * one person pass each other.  *out is NULL when r->stale (search again).
+ * bioindex_settle() closes the claim after the transaction: the subject it
+ * was committed under, or NULL when it was not; it takes the probe over.
+ */
+int bioindex_claim(struct bioindex *ix, const struct bio_query *q, struct bio_result *r,
+                   struct bio_claim **out);
+int bioindex_settle(struct bioindex *ix, struct bio_claim *c, const char *subject);
+
+/* Synthetic biometrics for tests and benchmarks (storage/mcc_synth.c): the
+ * same arguments always give the same bytes.  Impression 0 of a finger is its
+ * first capture; others are re-captures (distorted, moved, cropped, minutiae
+ * missing and spurious).  A face is an identity direction plus noise of the
+ * given strength (0.6: a mated cosine near 0.74). */
+void bio_synth_finger(uint64_t seed, uint64_t person, unsigned position, unsigned impression,
+                      struct fingerprint *out);
+void bio_synth_face(uint64_t seed, uint64_t person, unsigned capture, unsigned dim, float noise,
+                    float *out);
+
+/* ---- data-encryption keys and their rotation (storage/deks.c, rekey.c) ---------- */
+
+/*
+ * The DEKs that seal records are kept in the metadata family, wrapped by the
+ * master key; the key holder (keys.h: the TPM, or hudumad's key process)
+ * makes and unwraps them.  A rotation makes a new DEK that new writes use at
+ * once; store_rekey_step() then re-seals the older records in the background,
+ * resumably (progress is committed with each step); records under any older
+ * key stay readable.
+ */
+struct keyholder;
+
+/* A new register's first DEK (id 1); ST_CONFLICT when it has DEKs already. */
+int store_deks_create(struct store *st, struct keyholder *h, struct st_err *err);
+/* Unwraps every DEK into the store's keyring and makes the recorded one current. */
+int store_deks_load(struct store *st, struct keyholder *h, struct st_err *err);
+/* Makes DEK `id` (in the keyring) the one new writes use. */
+int store_deks_use(struct store *st, uint32_t id, struct st_err *err);
+/* Makes, stores and switches to a new DEK, and records a re-encryption to
+ * run; ST_CONFLICT while an earlier one is still running. */
+int store_dek_rotate(struct store *st, struct keyholder *h, uint32_t *new_id, struct st_err *err);
+
+struct store_rekey {
+    uint32_t current;  /* the DEK new writes use */
+    bool running;      /* a re-encryption is recorded and not finished */
+    uint32_t target;   /* the DEK it re-seals to */
+    unsigned pass;     /* 1: re-encrypting; 2 and on: checking for stragglers */
+    uint64_t done;     /* records examined in the first pass */
+    uint64_t total;    /* sealed records when the rotation began */
+    uint64_t resealed; /* records re-sealed so far */
+};
+int store_rekey_status(struct store *st, struct store_rekey *out, struct st_err *err);
+/* Re-seals up to `batch` (at most 256) records in one transaction and saves
+ * the progress with them; *finished when nothing is left (or nothing ran);
+ * *after (may be NULL) gets the progress this step left, running false once
+ * finished.  ST_BUSY when a writer held a lock: call again. */
+int store_rekey_step(struct store *st, size_t batch, struct store_rekey *after, bool *finished,
+                     struct st_err *err);
+
 #endif

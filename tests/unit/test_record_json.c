@@ -903,7 +903,8 @@ static void test_iso_handmade(void **state)
     expect_iso_bad(u, n, "no finger views");
     memcpy(u, t, n);
     u[22] = 2;
-    expect_iso_bad(u, n, "truncated: the header of view 2 needs 4 bytes at offset 148, 2 left");
+    /* each view ends with its own extended data block: view 1's runs to 150 */
+    expect_iso_bad(u, n, "truncated: the header of view 2 needs 4 bytes at offset 150, 0 left");
     memcpy(u, t, n);
     u[24] = 11;
     expect_iso_bad(u, n, "view 1: finger position 11 is not 0-10");
@@ -912,24 +913,31 @@ static void test_iso_handmade(void **state)
     expect_iso_bad(u, n, "view 1: finger quality 101 is above 100");
     memcpy(u, t, n);
     put16(u + n - 2, 3);
-    expect_iso_bad(u, n, "truncated: extended data block needs 3 bytes at offset 150, 0 left");
+    expect_iso_bad(u, n, "truncated: extended data block of view 1 needs 3 bytes at offset 150, 0 left");
     expect_iso_bad(t, 0, "truncated: format id needs 4 bytes at offset 0, 0 left");
     expect_iso_bad(NULL, 0, "truncated");
     expect_iso_bad(t, TEMPLATE_MAX_LEN + 1, "oversized: 4097 bytes");
 
-    /* a well-formed extended data block and a second view pass */
+    /* a well-formed extended data area (type 1, its length counting its 4-byte header) passes */
     memcpy(u, t, n - 2);
     put16(u + n - 2, 4);
-    memcpy(u + n, "\x00\x01\x00\x00", 4);
+    memcpy(u + n, "\x00\x01\x00\x04", 4);
     put32(u + 8, n + 4);
     assert_int_equal(iso19794_2_check(u, n + 4, why, sizeof why), 0);
+    memcpy(u + n, "\x00\x01\x00\x03", 4);
+    expect_iso_bad(u, n + 4, "view 1: extended data area at offset 150 has length 3, below 4");
+    memcpy(u + n, "\x00\x00\x00\x04", 4);
+    expect_iso_bad(u, n + 4, "view 1: extended data area at offset 150 has the reserved type 0");
+    /* a second view of the same finger, after the first view's extended data, passes */
     size_t one = make_template(u, 3);
     u[22] = 2;
-    memcpy(u + one - 2, u + 24, one - 26); /* repeat the view */
-    size_t two = 2 * one - 26;
-    put16(u + two - 2, 0);
+    memcpy(u + one, u + 24, one - 24); /* repeat the view with its extended data */
+    u[one + 1] = 0x10;                 /* view number 1 */
+    size_t two = 2 * one - 24;
     put32(u + 8, two);
     assert_int_equal(iso19794_2_check(u, two, why, sizeof why), 0);
+    u[one + 1] = 0x00;
+    expect_iso_bad(u, two, "view 2 repeats finger position 2 with view number 0");
 }
 
 static int check_file(const char *path, char *why, size_t whylen)
