@@ -5,6 +5,8 @@
 #   make bench   release build, benchmarks against named peers (docs/BENCHMARKS.md)
 #   make fuzz    build the libFuzzer targets (clang)
 #   make fmt     clang-format every C file
+#   make image       the appliance image (as root; image/build.sh, docs/operator.md)
+#   make image-test  boot it in QEMU with a software TPM (minutes; image/test.sh)
 #
 # Builds go to build/<variant>/: rel (-O2), san (ASan+UBSan, what tests run),
 # fuzz (clang, libFuzzer).  Each source folder becomes one static library; the
@@ -41,7 +43,7 @@ LIBS := $(B)/libappliance.a $(B)/libkernel-bpf.a $(B)/libstorage.a $(B)/libkeys.
 HEADERS := $(wildcard */*.h)
 
 .SECONDARY:
-.PHONY: all deps build run test unit benches bench fuzz fmt clean
+.PHONY: all deps build run test unit benches bench fuzz fmt clean image image-test
 all: build
 
 deps:
@@ -127,3 +129,15 @@ fmt:
 
 clean:
 	rm -rf build
+# The image tooling (debootstrap, squashfs-tools, veritysetup, QEMU) is
+# installed by its own script: `make run` and `make test` never need it.
+image:
+	@sh scripts/deps-image.sh
+	@sh scripts/deps.sh
+	@$(MAKE) --no-print-directory VARIANT=rel build
+	@sh image/build.sh
+
+image-test:
+	@sh scripts/deps-image.sh
+	@sh image/test.sh
+
