@@ -72,7 +72,7 @@ vm_init() { # NAME
             exit 1
         }
     done
-    for tool in qemu-system-x86_64 swtpm swtpm_ioctl socat curl tar timeout dumpe2fs; do
+    for tool in qemu-system-x86_64 swtpm swtpm_ioctl socat curl tar timeout dumpe2fs debugfs journalctl; do
         command -v "$tool" >/dev/null 2>&1 || {
             echo "not ok - $tool is needed: run sh scripts/deps-image.sh"
             exit 1

@@ -63,6 +63,25 @@ json_string() { # MEMBER FILE
     sed -n "s/.*\"$1\": *\"\\([^\"]*\\)\".*/\\1/p" "$2" | head -n 1
 }
 
+# The journal is on the data partition: read without mounting it (debugfs),
+# hudumad's lines of this boot must show it listening and no error; its
+# warnings (a limitation it runs with) are printed.
+journal_check() { # WHICH
+    rm -rf "$W/journal"
+    debugfs -R "rdump /journal $W" "$W/data.img" >/dev/null 2>&1 || :
+    if ! journalctl -D "$W/journal" -b -u hudumad.service --no-pager -o cat >"$W/hudumad.log" 2>/dev/null ||
+        ! [ -s "$W/hudumad.log" ]; then
+        not_ok "$1: no journal of hudumad on the data partition"
+        return 0
+    fi
+    if grep -q 'msg="listening"' "$W/hudumad.log" && ! grep -q 'level=error' "$W/hudumad.log"; then
+        ok "$1: the journal on the data partition shows hudumad listening, and no error"
+    else
+        not_ok "$1: hudumad's journal: $(grep -m 3 -e 'level=error' "$W/hudumad.log")"
+    fi
+    grep 'level=warn' "$W/hudumad.log" | sed 's/^/# hudumad: /' | sort -u
+}
+
 shutdown_cleanly() { # WHICH
     if vm_powerdown 300; then
         ok "$1: the power button shut the appliance down ($(tr -d '\r' <"$W/console.log" | grep -c 'Stopped') units stopped)"
@@ -80,6 +99,7 @@ shutdown_cleanly() { # WHICH
     else
         not_ok "$1: the kernel did not report 'reboot: Power down'"
     fi
+    journal_check "$1"
     state=$(dumpe2fs -h "$W/data.img" 2>/dev/null | sed -n 's/^Filesystem state:[[:space:]]*//p')
     if [ "$state" = clean ]; then
         ok "$1: the data partition was unmounted cleanly (ext4 state: clean)"
