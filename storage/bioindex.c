@@ -55,8 +55,8 @@
 #define IX_ROT_BINS    16    /* of 22.5 degrees */
 #define IX_SHIFT_CELL  40.0f /* pixels of translation per vote cell */
 #define IX_CROWDED     8
-#define IX_FINGER_LIST 32
-#define IX_FACE_LIST   8
+#define IX_FINGER_LIST 16
+#define IX_FACE_LIST   4
 #define IX_RECENT      128
 #define IX_MODELS      16
 

@@ -13,9 +13,11 @@
  * imply the rotation and translation between the captures, which the index
  * votes on.
  *
- * A gallery finger files the triangles of its BIO_CENTRAL most central
- * minutiae (3 neighbours each); a probe looks up the triangles of all its
- * minutiae (4 neighbours each), and for every feature within a small margin
+ * Every minutia of the record counts (not only those with a valid
+ * cylinder), so keys need no cylinders and are cheap to make.  A gallery
+ * finger files the triangles of its BIO_CENTRAL most central minutiae (4
+ * neighbours each); a probe looks up the triangles of all its minutiae (5
+ * neighbours each), and for every feature within a small margin
  * of a bin's edge it also tries the neighbouring bin, so that noise and skin
  * distortion do not push a mated triangle into another key.
  */
@@ -51,7 +53,7 @@ static float wrap(float a)
 
 static float dist(const struct mcc_finger *f, unsigned a, unsigned b)
 {
-    float dx = f->x[a] - f->x[b], dy = f->y[a] - f->y[b];
+    float dx = f->ax[a] - f->ax[b], dy = f->ay[a] - f->ay[b];
     return sqrtf(dx * dx + dy * dy);
 }
 
@@ -60,7 +62,7 @@ static unsigned nearest(const struct mcc_finger *f, unsigned m, unsigned want, u
 {
     float d[MAX_NEAR];
     unsigned n = 0;
-    for (unsigned t = 0; t < f->n; t++) {
+    for (unsigned t = 0; t < f->nall; t++) {
         float e = dist(f, m, t);
         if (t == m || e < MIN_SIDE || e > MAX_SIDE)
             continue;
@@ -89,12 +91,12 @@ static void describe(const struct mcc_finger *f, const unsigned v[3], struct tri
             order[j - 1] = tmp;
         }
     unsigned a = v[order[0]], b = v[order[1]]; /* the longest side joins these two */
-    t->cx = (f->x[v[0]] + f->x[v[1]] + f->x[v[2]]) / 3.0f;
-    t->cy = (f->y[v[0]] + f->y[v[1]] + f->y[v[2]]) / 3.0f;
-    t->ref = atan2f(f->y[b] - f->y[a], f->x[b] - f->x[a]);
+    t->cx = (f->ax[v[0]] + f->ax[v[1]] + f->ax[v[2]]) / 3.0f;
+    t->cy = (f->ay[v[0]] + f->ay[v[1]] + f->ay[v[2]]) / 3.0f;
+    t->ref = atan2f(f->ay[b] - f->ay[a], f->ax[b] - f->ax[a]);
     for (unsigned k = 0; k < 3; k++) {
         t->side[k] = side[order[k]];
-        float th = (float)f->theta[v[order[k]]] * (TWO_PI / 65536.0f);
+        float th = (float)f->atheta[v[order[k]]] * (TWO_PI / 65536.0f);
         t->angle[k] = wrap(th - t->ref);
     }
 }
@@ -201,14 +203,14 @@ static unsigned add_gallery(void *ctx, const struct triangle *t)
 unsigned bio_gallery_triplets(const struct mcc_finger *f, struct bio_triplet *out, unsigned max)
 {
     float cx = 0, cy = 0;
-    for (unsigned i = 0; i < f->n; i++)
-        cx += f->x[i], cy += f->y[i];
-    cx /= f->n ? (float)f->n : 1.0f;
-    cy /= f->n ? (float)f->n : 1.0f;
+    for (unsigned i = 0; i < f->nall; i++)
+        cx += f->ax[i], cy += f->ay[i];
+    cx /= f->nall ? (float)f->nall : 1.0f;
+    cy /= f->nall ? (float)f->nall : 1.0f;
     unsigned order[MCC_MAX_MINUTIAE];
     float d[MCC_MAX_MINUTIAE];
-    for (unsigned i = 0; i < f->n; i++) {
-        float dx = f->x[i] - cx, dy = f->y[i] - cy;
+    for (unsigned i = 0; i < f->nall; i++) {
+        float dx = f->ax[i] - cx, dy = f->ay[i] - cy;
         d[i] = dx * dx + dy * dy;
         unsigned j = i;
         while (j > 0 && d[order[j - 1]] > d[i]) {
@@ -218,7 +220,8 @@ unsigned bio_gallery_triplets(const struct mcc_finger *f, struct bio_triplet *ou
         order[j] = i;
     }
     struct gallery_out g = {out, 0, max, cx, cy};
-    triangles(f, order, f->n < BIO_CENTRAL ? f->n : BIO_CENTRAL, GALLERY_NEAR, add_gallery, &g);
+    triangles(f, order, f->nall < BIO_CENTRAL ? f->nall : BIO_CENTRAL, GALLERY_NEAR, add_gallery,
+              &g);
     return g.n;
 }
 
@@ -280,12 +283,12 @@ unsigned bio_probe_triplets(const struct mcc_finger *f, struct bio_triplet *out,
 {
     unsigned all[MCC_MAX_MINUTIAE];
     float cx = 0, cy = 0;
-    for (unsigned i = 0; i < f->n; i++) {
+    for (unsigned i = 0; i < f->nall; i++) {
         all[i] = i;
-        cx += f->x[i], cy += f->y[i];
+        cx += f->ax[i], cy += f->ay[i];
     }
-    struct probe_out p = {out, 0, max, cx / (f->n ? (float)f->n : 1.0f),
-                          cy / (f->n ? (float)f->n : 1.0f)};
-    triangles(f, all, f->n, PROBE_NEAR, add_probe, &p);
+    struct probe_out p = {out, 0, max, cx / (f->nall ? (float)f->nall : 1.0f),
+                          cy / (f->nall ? (float)f->nall : 1.0f)};
+    triangles(f, all, f->nall, PROBE_NEAR, add_probe, &p);
     return p.n;
 }

@@ -146,6 +146,9 @@ static int decode_face(struct cursor *k, struct bio_codes *c)
     const uint8_t *model = take(k, m[0]), *dim = model ? take(k, 2) : NULL;
     if (!dim || m[0] > ID_MAX_LEN)
         return ST_CORRUPT;
+    for (unsigned i = 0; i < m[0]; i++)
+        if (model[i] <= 0x20 || model[i] > 0x7e)
+            return ST_CORRUPT; /* model ids are printable ASCII (biometrics_json.c) */
     memcpy(c->face_model, model, m[0]);
     c->face_dim = (uint16_t)(dim[0] << 8 | dim[1]);
     const uint8_t *bits =

@@ -9,7 +9,8 @@
  * field when "format" is absent), checked field by field by fmr_parse() and
  * always kept in the ISO form (ANSI is converted on input, so encoding gives
  * back ISO).  "position" names the finger; the record's own finger position
- * field is checked (0-10) but not compared with it.  An embedding is little-endian float32 values,
+ * field is checked (0-10) but not compared with it.  An embedding (which
+ * faces are compared by the direction of, so not all zeros) is little-endian float32 values,
  * all finite. Base64 is checked here (alphabet, length a multiple of 4, padding only at the end)
  * before OpenSSL decodes it, and the true length is the decoded block less the padding.  Unknown
  * members are always refused, so nothing but these two kinds of biometrics can enter the register
@@ -320,6 +321,12 @@ static int decode_embedding(const json_t *face, struct biometrics *b, struct st_
         }
     }
     b->face_dim = (uint16_t)(n / 4);
+    bool direction = false;
+    for (size_t i = 0; i < b->face_dim && !direction; i++)
+        direction = b->face[i] != 0.0f;
+    if (!direction) {
+        return fail(err, "face.embedding", "has no direction (every value is 0)");
+    }
     return ST_OK;
 }
 

@@ -324,16 +324,17 @@ static size_t align64(size_t n)
     return (n + 63) & ~(size_t)63;
 }
 
-static struct mcc_finger *finger_alloc(unsigned n)
+static struct mcc_finger *finger_alloc(unsigned n, unsigned nall)
 {
     size_t head = align64(sizeof(struct mcc_finger));
+    size_t all = 2 * align64(sizeof(float) * nall) + align64(sizeof(mcc_angle) * nall);
     /* theta is read 8 at a time by the vector kernel: room for whole blocks */
     size_t xy = align64(sizeof(float) * n), th = align64(sizeof(mcc_angle) * (n + MCC_LANES));
     size_t pairs = align64(sizeof(uint16_t) * n * n);
     size_t cyl = align64(sizeof(struct mcc_cylinder) * n);
     size_t lanes =
         sizeof(uint64_t) * MCC_LANE_WORDS * MCC_LANES * ((n + MCC_LANES - 1) / MCC_LANES);
-    char *block = aligned_alloc(64, align64(head + 2 * xy + th + 2 * pairs + cyl + lanes));
+    char *block = aligned_alloc(64, align64(head + 2 * xy + th + 2 * pairs + cyl + lanes + all));
     if (!block)
         return NULL;
     struct mcc_finger *f = (struct mcc_finger *)block;
@@ -345,9 +346,12 @@ static struct mcc_finger *finger_alloc(unsigned n)
     f->dist = (uint16_t *)at, at += pairs;
     f->radial = (mcc_angle *)at, at += pairs;
     f->cyl = (struct mcc_cylinder *)at, at += cyl;
-    f->lanes = (uint64_t *)at;
+    f->lanes = (uint64_t *)at, at += lanes;
     memset(f->lanes, 0, lanes);
     memset(f->theta, 0, th);
+    f->ax = (float *)at, at += align64(sizeof(float) * nall);
+    f->ay = (float *)at, at += align64(sizeof(float) * nall);
+    f->atheta = (mcc_angle *)at;
     return f;
 }
 
@@ -382,7 +386,7 @@ static void lane_copy(struct mcc_finger *f)
     }
 }
 
-static int build(const struct points *p, uint8_t position, struct mcc_finger **out)
+static int build(const struct points *p, uint8_t position, bool cylinders, struct mcc_finger **out)
 {
     mcc_cells();
     struct hull *h = malloc(sizeof *h);
@@ -392,15 +396,18 @@ static int build(const struct points *p, uint8_t position, struct mcc_finger **o
     unsigned n = 0;
     if (rc == ST_OK) {
         hull_build(p->x, p->y, p->n, h);
-        for (unsigned m = 0; m < p->n; m++)
+        for (unsigned m = 0; cylinders && m < p->n; m++)
             if (cylinder(p, h, m, &cyl[n]))
                 keep[n++] = m;
     }
-    struct mcc_finger *f = rc == ST_OK ? finger_alloc(n) : NULL;
+    struct mcc_finger *f = rc == ST_OK ? finger_alloc(n, p->n) : NULL;
     if (rc == ST_OK && f) {
         f->position = position;
         f->n = (uint16_t)n;
         f->minutiae = (uint16_t)p->n;
+        f->nall = (uint16_t)p->n;
+        for (unsigned i = 0; i < p->n; i++)
+            f->ax[i] = p->x[i], f->ay[i] = p->y[i], f->atheta[i] = p->theta[i];
         for (unsigned i = 0; i < n; i++) {
             f->x[i] = p->x[keep[i]], f->y[i] = p->y[keep[i]], f->theta[i] = p->theta[keep[i]];
             f->cyl[i] = cyl[i];
@@ -426,7 +433,7 @@ int mcc_finger_from_points(const float *x, const float *y, const mcc_angle *thet
     p->n = n > MCC_MAX_MINUTIAE ? MCC_MAX_MINUTIAE : n;
     for (unsigned i = 0; i < p->n; i++)
         p->x[i] = x[i], p->y[i] = y[i], p->theta[i] = theta[i];
-    int rc = build(p, position, out);
+    int rc = build(p, position, true, out);
     free(p);
     return rc;
 }
@@ -442,8 +449,8 @@ static void points_from_record(const struct fmr_record *rec, struct points *p)
     }
 }
 
-int mcc_finger_build(const uint8_t *iso, size_t len, uint8_t position, struct mcc_finger **out,
-                     struct st_err *err)
+int mcc_finger_build(const uint8_t *iso, size_t len, uint8_t position, bool cylinders,
+                     struct mcc_finger **out, struct st_err *err)
 {
     struct fmr_record *rec = malloc(sizeof *rec);
     struct points *p = malloc(sizeof *p);
@@ -458,7 +465,7 @@ int mcc_finger_build(const uint8_t *iso, size_t len, uint8_t position, struct mc
     }
     if (rc == ST_OK) {
         points_from_record(rec, p);
-        rc = build(p, position, out);
+        rc = build(p, position, cylinders, out);
     }
     free(rec);
     free(p);
@@ -477,5 +484,5 @@ unsigned mcc_finger_cylinders(const struct mcc_finger *f)
 
 int mcc_finger_new(const struct fingerprint *fp, struct mcc_finger **out, struct st_err *err)
 {
-    return mcc_finger_build(fp->data, fp->len, fp->position, out, err);
+    return mcc_finger_build(fp->data, fp->len, fp->position, true, out, err);
 }

@@ -72,6 +72,10 @@ struct mcc_finger {
     mcc_angle *radial;
     struct mcc_cylinder *cyl;
     uint64_t *lanes;
+    /* every minutia kept (valid cylinder or not), for the index's triangles */
+    uint16_t nall;
+    float *ax, *ay;
+    mcc_angle *atheta;
 };
 
 /* A pair of cylinders and their local similarity. */
@@ -156,9 +160,13 @@ float bio_face_cosine(const float *a, const float *b, unsigned dim);
 /* The number of cells within R of the centre (set up once, thread-safe). */
 unsigned mcc_cells(void);
 
-/* Builds the cylinders of the first view of an ISO record already checked. */
-int mcc_finger_build(const uint8_t *iso, size_t len, uint8_t position, struct mcc_finger **out,
-                     struct st_err *err);
+/* Builds the cylinders of the first view of an ISO record (with
+ * `cylinders` false, only the minutiae: enough for the index's keys, at a
+ * tenth of the cost). */
+int mcc_finger_build(const uint8_t *iso, size_t len, uint8_t position, bool cylinders,
+                     struct mcc_finger **out, struct st_err *err);
+/* A person prepared for the index's keys only (no cylinders, so no matching). */
+int bio_person_points(const struct biometrics *b, struct bio_person **out, struct st_err *err);
 
 /* Builds from minutiae given directly (synthetic fingers, tests): x, y in
  * pixels at 500 dpi, theta in 16-bit turns. */
