@@ -79,6 +79,12 @@ journal_check() { # WHICH
     else
         not_ok "$1: hudumad's journal: $(grep -m 3 -e 'level=error' "$W/hudumad.log")"
     fi
+    # The XDP rate limiter, when this hudumad has one (the image then names api0).
+    if grep -q 'msg="rate limiting is on"' "$W/hudumad.log"; then
+        ok "$1: hudumad's XDP rate limiter is attached ($(grep -o 'interface=[^ ]* mode=[^ ]*' "$W/hudumad.log" | head -n 1))"
+    elif grep -q 'msg="rate limiting is off"' "$W/hudumad.log"; then
+        not_ok "$1: the XDP rate limiter is off: $(grep -o 'reason=.*' "$W/hudumad.log" | grep -m 1 -v 'no interface')"
+    fi
     grep 'level=warn' "$W/hudumad.log" | sed 's/^/# hudumad: /' | sort -u
 }
 
