@@ -9,8 +9,9 @@
  * Start-up order: no core dumps (the process holds keys and personal data),
  * signals blocked before any thread exists, configuration, then the register,
  * the agency registry, the metrics, the XDP rate limiter (when [ratelimit]
- * names an interface; without CAP_BPF and CAP_NET_ADMIN the daemon serves
- * anyway and logs that rate limiting is off), the API and the server.
+ * names an interface; without CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN the
+ * daemon serves anyway and logs that rate limiting is off), the API and the
+ * server.
  * Everything is closed in the reverse order after the server has drained:
  * the limiter is detached and its pins removed once the server is gone.
  */

@@ -98,7 +98,7 @@ struct rl;
 /* Loads, fills, attaches and pins (hudumad).  On success `note` may hold a
  * warning for the log (generic mode, maps not pinned); on failure nothing is
  * left attached or pinned and `err` says why (no such interface, no
- * CAP_BPF/CAP_NET_ADMIN, another XDP program attached, ...). */
+ * CAP_BPF/CAP_PERFMON/CAP_NET_ADMIN, another XDP program attached, ...). */
 int rl_start(const struct rl_settings *s, struct rl **out, char *note, size_t notelen, char *err,
              size_t errlen);
 /* Detaches, unpins and frees. */

@@ -22,6 +22,10 @@
  *      then every packet its packet rate (GCRA, see ratelimit.h).
  *
  * Every packet is counted once by reason in a per-CPU array, and per class.
+ *
+ * Loading it takes CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON: without the last,
+ * the verifier refuses any variable offset into the packet (Spectre v1
+ * hardening), and walking IPv4 options and IPv6 headers needs one.
  */
 #include "vmlinux.h"
 
@@ -289,6 +293,17 @@ static __always_inline bool conforms(__u64 *tat, __u64 now, __u64 interval, __u6
 
 /* ---- the program -------------------------------------------------------------------- */
 
+/* The limit a packet meets: the SYN rate first for a new connection, then the packet rate. */
+static __always_inline enum rl_reason judge(struct rl_bucket *b, const struct rl_class *c,
+                                            const struct packet *p, __u64 now)
+{
+    if (p->syn && !conforms(&b->syn_tat_ns, now, c->syn_interval_ns, c->syn_tolerance_ns))
+        return RL_DROP_SYN;
+    if (!conforms(&b->tat_ns, now, c->interval_ns, c->tolerance_ns))
+        return RL_DROP_RATE;
+    return p->fragment ? RL_PASS_FRAGMENT : RL_PASS_RATE;
+}
+
 static __always_inline int meter(const struct rl_config *cfg, const struct packet *p, __u64 bytes)
 {
     struct rl_bucket *b = bucket_of(&p->src);
@@ -299,21 +314,18 @@ static __always_inline int meter(const struct rl_config *cfg, const struct packe
         refresh(b, &p->src, cfg->generation);
     b->last_ns = now;
     __u32 class_id = b->class_id;
-    if (b->denied_until_ns > now) {
-        __sync_fetch_and_add(&b->dropped, 1);
-        return verdict(RL_DROP_DENIED, bytes);
+    enum rl_reason why = RL_DROP_DENIED;
+    if (b->denied_until_ns <= now) {
+        struct rl_class *c = bpf_map_lookup_elem(&rl_classes, &class_id);
+        if (!c)
+            return verdict(RL_PASS_UNTRACKED, bytes);
+        why = judge(b, c, p, now);
+        count_class(class_id, why >= RL_DROP_DENIED);
     }
-    struct rl_class *c = bpf_map_lookup_elem(&rl_classes, &class_id);
-    if (!c)
-        return verdict(RL_PASS_UNTRACKED, bytes);
-    enum rl_reason why = p->fragment ? RL_PASS_FRAGMENT : RL_PASS_RATE;
-    if (p->syn && !conforms(&b->syn_tat_ns, now, c->syn_interval_ns, c->syn_tolerance_ns))
-        why = RL_DROP_SYN;
-    else if (!conforms(&b->tat_ns, now, c->interval_ns, c->tolerance_ns))
-        why = RL_DROP_RATE;
-    bool dropped = why >= RL_DROP_DENIED;
-    __sync_fetch_and_add(dropped ? &b->dropped : &b->passed, 1);
-    count_class(class_id, dropped);
+    if (why >= RL_DROP_DENIED)
+        __sync_fetch_and_add(&b->dropped, 1);
+    else
+        __sync_fetch_and_add(&b->passed, 1);
     return verdict(why, bytes);
 }
 
@@ -322,7 +334,7 @@ int huduma_ratelimit(struct xdp_md *ctx)
 {
     void *data = (void *)(long)ctx->data;
     void *end = (void *)(long)ctx->data_end;
-    __u64 bytes = end - data;
+    __u64 bytes = bpf_xdp_get_buff_len(ctx); /* fragments of a multi-buffer frame too */
     __u32 zero = 0;
     struct rl_config *cfg = bpf_map_lookup_elem(&rl_config, &zero);
     if (!cfg)

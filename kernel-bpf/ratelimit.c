@@ -175,8 +175,8 @@ static int load(struct rl *rl, const struct rl_settings *s, char *err, size_t er
         int e = -rc;
         if (no_permission(e))
             return rl_fail(err, errlen,
-                           "not permitted to load BPF programs (%s): hudumad needs CAP_BPF and "
-                           "CAP_NET_ADMIN",
+                           "not permitted to load BPF programs (%s): hudumad needs CAP_BPF, "
+                           "CAP_PERFMON and CAP_NET_ADMIN",
                            strerror(e));
         return rl_fail(err, errlen, "cannot load the XDP program: %s (%s)", strerror(e),
                        libbpf_said);

@@ -10,7 +10,6 @@ build-essential pkg-config clang llvm
 libssl-dev librocksdb-dev rocksdb-tools libjansson-dev libcmocka-dev
 liburing-dev libhttp-parser-dev libinih-dev libcbor-dev
 curl openssl nginx
-bpftool libbpf-dev libelf-dev zlib1g-dev iproute2 nftables netsniff-ng jq
 bpftool libbpf-dev libelf-dev zlib1g-dev iproute2 nftables netsniff-ng jq ethtool
 "
 

@@ -16,8 +16,8 @@
 #     connection, even with a good certificate, gets nowhere; a source in an
 #     agency network failing as often is not banned and is served after;
 #   - SIGTERM: hudumad exits 0, the program is detached and its pins removed;
-#   - started without CAP_BPF, CAP_SYS_ADMIN and CAP_NET_ADMIN (setpriv drops
-#     them from the bounding set), the same configuration: hudumad serves
+#   - started without CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN and CAP_NET_ADMIN
+#     (setpriv drops them from the bounding set), the same configuration: hudumad serves
 #     anyway, logs "rate limiting is off" with the reason, /metrics says
 #     hudumad_ratelimit_enabled 0, and nothing is attached to the interface.
 #
@@ -158,14 +158,14 @@ mv "$LOG" "$WORK/hudumad-first.log"
 
 # ---- without CAP_BPF ---------------------------------------------------------------------------
 
-DAEMON_PREFIX="nsenter --net=/run/netns/$NS_S setpriv --bounding-set=-bpf,-sys_admin,-net_admin --"
+DAEMON_PREFIX="nsenter --net=/run/netns/$NS_S setpriv --bounding-set=-bpf,-perfmon,-sys_admin,-net_admin --"
 start_daemon ops
 caps=$(awk '/^CapEff/ { print $2 }' "/proc/$dpid/status")
 api ops GET /metrics
 if grep -q "msg=\"rate limiting is off\" interface=$VS reason=\"not permitted to load BPF programs" "$LOG" &&
     [ "$code" = 200 ] && [ "$(metric hudumad_ratelimit_enabled)" = 0 ] &&
     ! ip -n "$NS_S" link show "$VS" | grep -q 'prog/xdp' && [ ! -e "/sys/fs/bpf/huduma/$INSTANCE" ]; then
-    ok "without CAP_BPF, CAP_SYS_ADMIN, CAP_NET_ADMIN (effective caps $caps) hudumad serves anyway, logs: $(grep -o 'msg="rate limiting is off".*' "$LOG"); /metrics: hudumad_ratelimit_enabled 0; nothing attached"
+    ok "without CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN, CAP_NET_ADMIN (effective caps $caps) hudumad serves anyway, logs: $(grep -o 'msg="rate limiting is off".*' "$LOG"); /metrics: hudumad_ratelimit_enabled 0; nothing attached"
 else
     not_ok "without CAP_BPF: log '$(grep 'rate limiting' "$LOG")', /metrics $code enabled '$(metric hudumad_ratelimit_enabled)'"
 fi
