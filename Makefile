@@ -28,7 +28,8 @@ endif
 
 CFLAGS := -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -I. $(OPT) $(EXTRA_CFLAGS)
 LDFLAGS := $(filter -fsanitize=%,$(OPT))
-LDLIBS := -lrocksdb -ljansson -lcbor -lssl -lcrypto -luring -lhttp_parser -linih -lbpf -lelf -lz -lpthread -lm
+LDLIBS := -lrocksdb -ljansson -lcbor -lssl -lcrypto -luring -lhttp_parser -linih -lbpf -lelf -lz \
+          -ltss2-esys -ltss2-tctildr -ltss2-mu -ltss2-rc -lpthread -lm
 
 KEYS_SRC := $(wildcard keys/*.c)
 STORAGE_SRC := $(wildcard storage/*.c)
@@ -36,6 +37,7 @@ KBPF_SRC := $(filter-out %.bpf.c,$(wildcard kernel-bpf/*.c))
 APPLIANCE_SRC := $(filter-out appliance/main_%.c,$(wildcard appliance/*.c))
 MAINS := $(patsubst appliance/main_%.c,$(B)/bin/%,$(wildcard appliance/main_*.c))
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))
+TEST_TOOLS := $(patsubst tests/tools/%.c,$(B)/tools/%,$(wildcard tests/tools/*.c))
 BENCHES := $(patsubst tests/bench/%.c,$(B)/bench/%,$(wildcard tests/bench/bench_*.c))
 FUZZERS := $(patsubst tests/fuzz/%.c,build/fuzz/bin/%,$(wildcard tests/fuzz/fuzz_*.c))
 
@@ -91,11 +93,16 @@ $(B)/tests/%: $(B)/tests/unit/%.o $(LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIBS) $(LDLIBS) -lcmocka
 
+# Helpers of the integration tests only (tests/tools/): never installed.
+$(B)/tools/%: $(B)/tests/tools/%.o $(LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIBS) $(LDLIBS)
+
 $(B)/bench/%: $(B)/tests/bench/%.o $(LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIBS) $(LDLIBS)
 
-unit: $(UNIT_TESTS) $(MAINS)
+unit: $(UNIT_TESTS) $(MAINS) $(TEST_TOOLS)
 
 benches: $(BENCHES) $(MAINS)
 

@@ -523,13 +523,13 @@ struct issued {
 };
 
 /* Issues the agency's key and client certificate; records its serial. */
-static int issue_client(const char *register_dir, struct agency *a, struct issued *out, char *err,
-                        size_t errlen)
+static int issue_client(const char *register_dir, struct keyholder *keys, struct agency *a,
+                        struct issued *out, char *err, size_t errlen)
 {
     const struct cert_spec spec = {CERT_CLIENT, a->name, "Huduma agency", CLIENT_DAYS};
     EVP_PKEY *ca_key = NULL;
     X509 *ca_cert = NULL;
-    if (ca_load(register_dir, &ca_key, &ca_cert, err, errlen) != 0)
+    if (ca_load(register_dir, keys, &ca_key, &ca_cert, err, errlen) != 0)
         return REG_ESTORAGE;
     out->key = ca_new_key();
     out->cert = out->key ? ca_issue(&spec, out->key, ca_cert, ca_key) : NULL;
@@ -571,8 +571,8 @@ static int deliver(const struct add_paths *p, const struct issued *is, char *err
     return rc == 0 ? 0 : rc == 1 ? REG_ECONFLICT : REG_ESTORAGE;
 }
 
-int agency_add(const char *register_dir, const char *name, unsigned roles, const char *attrs,
-               const char *out_dir, char *err, size_t errlen)
+int agency_add(const char *register_dir, struct keyholder *keys, const char *name, unsigned roles,
+               const char *attrs, const char *out_dir, char *err, size_t errlen)
 {
     struct agency a;
     struct add_paths p;
@@ -584,7 +584,7 @@ int agency_add(const char *register_dir, const char *name, unsigned roles, const
     if (rc == 0)
         rc = refuse_existing(&p, name, out_dir, err, errlen);
     if (rc == 0)
-        rc = issue_client(register_dir, &a, &is, err, errlen);
+        rc = issue_client(register_dir, keys, &a, &is, err, errlen);
     if (rc == 0 && ca_dir_ensure(p.dir, 0755, err, errlen) != 0)
         rc = REG_ESTORAGE;
     if (rc == 0)

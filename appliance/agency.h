@@ -12,6 +12,8 @@
  * The CA (<register dir>/ca/ca.key, ca.crt: ECDSA P-256, self-signed) signs
  * the agencies' client certificates and the daemon's server certificate
  * (<register dir>/tls/server.key, server.crt, for localhost, 127.0.0.1, ::1).
+ * Both keys are stored wrapped by the master key (keys.h); issuing a
+ * certificate needs the key holder that unwraps the CA key.
  *
  * Functions returning int return 0, or a negative enum reg_code of
  * register.h, with a message in err: REG_EINVALID (bad name, role, attribute,
@@ -82,10 +84,13 @@ const char *operation_name(enum operation op);
 
 /* ---- operator side (huduma agency ...) ------------------------------------------ */
 
+struct keyholder;
+
 /* Creates the CA and the server certificate if absent (huduma init calls it);
  * existing files are kept, except that a CA made now gets a new server
- * certificate.  The register directory must exist. */
-int ca_init(const char *register_dir, char *err, size_t errlen);
+ * certificate.  Their keys are written wrapped by the master key of `keys`.
+ * The register directory must exist. */
+int ca_init(const char *register_dir, struct keyholder *keys, char *err, size_t errlen);
 /* Parses "verifier,kyc" into role bits; -1 (REG_EINVALID) with err naming an
  * unknown role. */
 int roles_parse(const char *text, unsigned *roles, char *err, size_t errlen);
@@ -95,8 +100,8 @@ int roles_parse(const char *text, unsigned *roles, char *err, size_t errlen);
  * and writes <out_dir>/<name>.crt and <name>.key (0600); out_dir NULL is ".".
  * Refuses a name already registered (revoked ones too) and files already in
  * out_dir. */
-int agency_add(const char *register_dir, const char *name, unsigned roles, const char *attrs,
-               const char *out_dir, char *err, size_t errlen);
+int agency_add(const char *register_dir, struct keyholder *keys, const char *name, unsigned roles,
+               const char *attrs, const char *out_dir, char *err, size_t errlen);
 /* Marks an agency revoked; the daemon refuses it from its next look-up.
  * Revoking a revoked agency changes nothing and succeeds. */
 int agency_revoke(const char *register_dir, const char *name, char *err, size_t errlen);

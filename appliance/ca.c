@@ -12,16 +12,25 @@
  * replaced), fsync of the directory.  A key file is the last file of its pair to be written, so
  * a key on disk always has its certificate beside it.  ca_init() holds an
  * flock on the ca directory, so two concurrent runs cannot make two CAs.
+ *
+ * The CA key and the server key never touch the disk in the clear: they are
+ * written as DER PKCS#8 wrapped by the master key (keys.h, each bound to its
+ * kind), and ca_load() has the key holder unwrap the CA key into locked
+ * memory.  The agencies' client keys are plain PEM: they are handed to the
+ * agency and leave the appliance.
  */
 #include "agency.h"
 #include "ca.h"
 #include "register.h"
+
+#include "keys/keys.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -324,6 +333,25 @@ int ca_write_key(const char *path, EVP_PKEY *key, bool exclusive, char *err, siz
     return rc;
 }
 
+int ca_write_sealed_key(const char *path, EVP_PKEY *key, struct keyholder *keys, int what,
+                        bool exclusive, char *err, size_t errlen)
+{
+    unsigned char *der = NULL;
+    int n = i2d_PrivateKey(key, &der);
+    if (n <= 0)
+        return ca_ssl_err(err, errlen, "cannot encode a private key");
+    uint8_t *wrapped = NULL;
+    size_t len = 0;
+    struct keys_err kerr;
+    int rc = keys_secret_wrap(keys, (enum keys_secret)what, der, (size_t)n, &wrapped, &len, &kerr);
+    OPENSSL_clear_free(der, (size_t)n);
+    if (rc != KEYS_OK)
+        return ca_err(err, errlen, "cannot wrap %s: %s", path, kerr.msg);
+    rc = ca_write_atomic(path, wrapped, len, 0600, exclusive, err, errlen);
+    free(wrapped);
+    return rc;
+}
+
 int ca_write_cert(const char *path, X509 *cert, bool exclusive, char *err, size_t errlen)
 {
     BIO *bio = BIO_new(BIO_s_mem());
@@ -336,18 +364,31 @@ int ca_write_cert(const char *path, X509 *cert, bool exclusive, char *err, size_
     return rc;
 }
 
-/* A key is never encrypted here: refuse rather than prompt for a password. */
-static int no_password(char *buf, int size, int rwflag, void *u)
+/* The CA key, wrapped by the master key: `keys` unwraps it into locked
+ * memory.  A CA key in the clear is refused. */
+static EVP_PKEY *read_key(const char *path, struct keyholder *keys, char *why, size_t whylen)
 {
-    (void)buf, (void)size, (void)rwflag, (void)u;
-    return -1;
-}
-
-static EVP_PKEY *read_key(const char *path)
-{
-    BIO *bio = BIO_new_file(path, "r");
-    EVP_PKEY *key = bio ? PEM_read_bio_PrivateKey(bio, NULL, no_password, NULL) : NULL;
-    BIO_free(bio);
+    uint8_t buf[KEYS_WRAPPED_MAX + 1];
+    FILE *f = fopen(path, "rb");
+    size_t n = f ? fread(buf, 1, sizeof buf, f) : 0;
+    if (f)
+        fclose(f);
+    EVP_PKEY *key = NULL;
+    struct keys_buf *der = NULL;
+    struct keys_err kerr;
+    if (!keys_is_wrapped(buf, n)) {
+        snprintf(why, whylen, "not a key wrapped by the master key (a CA key in the clear is "
+                              "refused)");
+    } else if (!keys || n > KEYS_WRAPPED_MAX ||
+               keys_secret_unwrap(keys, KEYS_SECRET_AGENCY_CA_KEY, buf, n, &der, &kerr) !=
+                   KEYS_OK) {
+        snprintf(why, whylen, "%s", keys ? kerr.msg : "it is wrapped, and no key holder was given");
+    } else {
+        const unsigned char *p = keys_buf_data(der);
+        key = d2i_AutoPrivateKey(NULL, &p, (long)keys_buf_len(der));
+        keys_buf_free(der);
+    }
+    OPENSSL_cleanse(buf, sizeof buf);
     return key;
 }
 
@@ -359,7 +400,8 @@ static X509 *read_cert(const char *path)
     return cert;
 }
 
-int ca_load(const char *register_dir, EVP_PKEY **key, X509 **cert, char *err, size_t errlen)
+int ca_load(const char *register_dir, struct keyholder *keys, EVP_PKEY **key, X509 **cert,
+            char *err, size_t errlen)
 {
     char dir[PATH_MAX], kpath[PATH_MAX], cpath[PATH_MAX];
     if (ca_path_join(dir, sizeof dir, register_dir, CA_DIR) != 0 ||
@@ -369,8 +411,11 @@ int ca_load(const char *register_dir, EVP_PKEY **key, X509 **cert, char *err, si
     if (access(kpath, F_OK) != 0)
         return ca_err(err, errlen, "%s: %s (create the CA with `huduma ca init`)", kpath,
                       strerror(errno));
-    *key = read_key(kpath);
+    char why[600] = "";
+    *key = read_key(kpath, keys, why, sizeof why);
     *cert = *key ? read_cert(cpath) : NULL;
+    if (!*key && why[0])
+        return ca_err(err, errlen, "%s: %s", kpath, why);
     if (!*key || !*cert || X509_check_private_key(*cert, *key) != 1) {
         bool key_bad = !*key;
         EVP_PKEY_free(*key);
@@ -394,8 +439,8 @@ static int present(const char *path, bool *yes, char *err, size_t errlen)
 
 /* Issues a key and certificate pair: certificate first, key last. */
 static int issue_pair(const char *dir, const char *keyname, const char *certname,
-                      const struct cert_spec *spec, X509 *issuer, EVP_PKEY *issuer_key, char *err,
-                      size_t errlen)
+                      const struct cert_spec *spec, X509 *issuer, EVP_PKEY *issuer_key,
+                      struct keyholder *keys, char *err, size_t errlen)
 {
     char kpath[PATH_MAX], cpath[PATH_MAX];
     if (ca_path_join(kpath, sizeof kpath, dir, keyname) != 0 ||
@@ -407,14 +452,18 @@ static int issue_pair(const char *dir, const char *keyname, const char *certname
     if (rc == 0)
         rc = ca_write_cert(cpath, cert, false, err, errlen);
     if (rc == 0)
-        rc = ca_write_key(kpath, key, false, err, errlen);
+        rc = ca_write_sealed_key(kpath, key, keys,
+                                 spec->kind == CERT_CA ? KEYS_SECRET_AGENCY_CA_KEY
+                                                       : KEYS_SECRET_TLS_SERVER_KEY,
+                                 false, err, errlen);
     X509_free(cert);
     EVP_PKEY_free(key);
     return rc;
 }
 
 /* Creates the CA if its key is absent; *created says whether it did. */
-static int ensure_ca(const char *ca_dir, bool *created, char *err, size_t errlen)
+static int ensure_ca(const char *ca_dir, struct keyholder *keys, bool *created, char *err,
+                     size_t errlen)
 {
     static const struct cert_spec spec = {CERT_CA, "Huduma appliance agency CA", "Huduma appliance",
                                           CA_DAYS};
@@ -429,11 +478,13 @@ static int ensure_ca(const char *ca_dir, bool *created, char *err, size_t errlen
     if (have_key && !have_cert)
         return ca_err(err, errlen, "%s is missing but %s is present", cpath, kpath);
     return have_key ? 0
-                    : issue_pair(ca_dir, CA_KEY_FILE, CA_CERT_FILE, &spec, NULL, NULL, err, errlen);
+                    : issue_pair(ca_dir, CA_KEY_FILE, CA_CERT_FILE, &spec, NULL, NULL, keys, err,
+                                 errlen);
 }
 
 /* Issues the server certificate if absent, or anew for a CA made just now. */
-static int ensure_server(const char *register_dir, bool renew, char *err, size_t errlen)
+static int ensure_server(const char *register_dir, struct keyholder *keys, bool renew, char *err,
+                         size_t errlen)
 {
     static const struct cert_spec spec = {CERT_SERVER, "localhost", "Huduma appliance",
                                           SERVER_DAYS};
@@ -452,10 +503,10 @@ static int ensure_server(const char *register_dir, bool renew, char *err, size_t
         return 0;
     EVP_PKEY *ca_key = NULL;
     X509 *ca_cert = NULL;
-    if (ca_load(register_dir, &ca_key, &ca_cert, err, errlen) != 0)
+    if (ca_load(register_dir, keys, &ca_key, &ca_cert, err, errlen) != 0)
         return -1;
-    int rc =
-        issue_pair(dir, SERVER_KEY_FILE, SERVER_CERT_FILE, &spec, ca_cert, ca_key, err, errlen);
+    int rc = issue_pair(dir, SERVER_KEY_FILE, SERVER_CERT_FILE, &spec, ca_cert, ca_key, keys, err,
+                        errlen);
     X509_free(ca_cert);
     EVP_PKEY_free(ca_key);
     return rc;
@@ -473,7 +524,7 @@ static int lock_dir(const char *dir, char *err, size_t errlen)
     return ca_err(err, errlen, "cannot lock %s: %s", dir, strerror(saved));
 }
 
-int ca_init(const char *register_dir, char *err, size_t errlen)
+int ca_init(const char *register_dir, struct keyholder *keys, char *err, size_t errlen)
 {
     char ca_dir[PATH_MAX];
     struct stat st;
@@ -489,9 +540,9 @@ int ca_init(const char *register_dir, char *err, size_t errlen)
     if (lock < 0)
         return REG_ESTORAGE;
     bool created = false;
-    int rc = ensure_ca(ca_dir, &created, err, errlen);
+    int rc = ensure_ca(ca_dir, keys, &created, err, errlen);
     if (rc == 0)
-        rc = ensure_server(register_dir, created, err, errlen);
+        rc = ensure_server(register_dir, keys, created, err, errlen);
     close(lock); /* releases the lock */
     return rc == 0 ? 0 : REG_ESTORAGE;
 }

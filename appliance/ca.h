@@ -60,11 +60,19 @@ X509 *ca_issue(const struct cert_spec *spec, EVP_PKEY *subject_key, X509 *issuer
 /* The serial as BN_bn2hex(ASN1_INTEGER_to_BN(X509_get_serialNumber(cert))). */
 int ca_serial_hex(const X509 *cert, char out[CA_SERIAL_HEX_MAX + 1]);
 
-/* Loads <register_dir>/ca/ca.key and ca.crt and checks that they belong together. */
-int ca_load(const char *register_dir, EVP_PKEY **key, X509 **cert, char *err, size_t errlen);
+struct keyholder;
+
+/* Loads <register_dir>/ca/ca.key (unwrapped by `keys`) and ca.crt and checks
+ * that they belong together. */
+int ca_load(const char *register_dir, struct keyholder *keys, EVP_PKEY **key, X509 **cert,
+            char *err, size_t errlen);
 
 /* PEM key (PKCS#8, mode 0600) and certificate (0644) files, written atomically. */
 int ca_write_key(const char *path, EVP_PKEY *key, bool exclusive, char *err, size_t errlen);
 int ca_write_cert(const char *path, X509 *cert, bool exclusive, char *err, size_t errlen);
+/* The key as DER PKCS#8 wrapped by the master key (keys_secret_wrap, kind
+ * `what`: an enum keys_secret), mode 0600, written atomically. */
+int ca_write_sealed_key(const char *path, EVP_PKEY *key, struct keyholder *keys, int what,
+                        bool exclusive, char *err, size_t errlen);
 
 #endif

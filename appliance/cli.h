@@ -46,6 +46,15 @@ json_t *cli_answer_json(const struct enrol_answer *a);
 /* `huduma ratelimit ...` (appliance/cli_ratelimit.c); a->pos[0] is the subcommand. */
 int cli_ratelimit(const struct cli_args *a);
 
+/* Keys (appliance/cli_keys.c): the key options of the flags before the
+ * command (or the environment); opening a register's key holder (0, or an
+ * exit code after printing why); `huduma keys status|rotate|public`. */
+struct keyholder;
+void cli_keys_set(const char *tcti, const char *pin_file, bool insecure_software_key);
+struct keys_options *cli_keys_options(void);
+int cli_keys_open(const char *dir, struct keyholder **out);
+int cli_keys(const char *dir, const struct cli_args *a);
+
 /* Bulk import of a JSON-lines file (appliance/import.c). */
 int cli_import(struct reg *r, const char *path, int threads, const char *officer, bool acks);
 

@@ -59,11 +59,14 @@ static const struct key_spec key_specs[] = {
     {"limits", "handshake_timeout_ms", KEY_NUMBER, AT(handshake_timeout_ms), 100, 60000},
     {"limits", "drain_timeout_ms", KEY_NUMBER, AT(drain_timeout_ms), 0, 600000},
     {"log", "level", KEY_LEVEL, AT(log_level), 0, 0},
+    {"keys", "tcti", KEY_PATH, AT(keys_tcti), 0, 0},
+    {"keys", "pin_file", KEY_PATH, AT(keys_pin_file), 0, 0},
 };
 
 #define NKEYS (sizeof key_specs / sizeof key_specs[0])
 
-static const char *const section_names[] = {"server", "tls", "limits", "log", "ratelimit"};
+static const char *const section_names[] = {"server", "tls", "limits", "log", "ratelimit",
+                                             "keys"};
 
 struct parse {
     const char *name; /* file name, for messages */
@@ -177,7 +180,8 @@ static char *read_line(char *buf, int size, void *stream)
         p->skipping = !section_known(name);
         if (p->skipping)
             fault(p, p->line, NULL,
-                  "[%s]: unknown section (expected server, tls, limits, log, ratelimit)",
+                  "[%s]: unknown section (expected server, tls, limits, log, ratelimit, "
+                  "keys)",
                   name);
         return buf;
     }

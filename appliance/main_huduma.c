@@ -11,6 +11,8 @@
 #include "cli.h"
 #include "synth.h"
 
+#include "keys/keys.h"
+
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
@@ -294,21 +296,46 @@ static int cmd_synth(struct reg *r, const struct cli_args *a)
     return EXIT_OKAY;
 }
 
+/* --pcrs 7 or --pcrs 0,2,7: the PCRs the master key is sealed to. */
+static int parse_pcrs(const char *text, uint32_t *mask)
+{
+    *mask = 0;
+    for (const char *p = text; p && *p;) {
+        char *end;
+        unsigned long n = strtoul(p, &end, 10);
+        if (end == p || n >= KEYS_PCR_COUNT || (*end != ',' && *end != '\0'))
+            return -1;
+        *mask |= 1u << n;
+        p = *end ? end + 1 : end;
+    }
+    return *mask ? 0 : -1;
+}
+
 static int cmd_init(struct reg *r, const struct cli_args *a)
 {
     (void)r;
     struct reg_result res = {0};
     const char *dir = register_dir(a);
-    if (reg_init(dir, &res) != REG_OK)
+    struct keys_options *ko = cli_keys_options();
+    if (cli_opt(a, "pcrs") && parse_pcrs(cli_opt(a, "pcrs"), &ko->pcr_mask) != 0) {
+        fprintf(stderr, "huduma init: --pcrs takes PCR numbers 0-23, e.g. 7 or 0,2,7\n");
+        return EXIT_USAGE;
+    }
+    if (cli_opt(a, "pin-file"))
+        ko->pin_file = cli_opt(a, "pin-file");
+    struct keyholder *keys = NULL;
+    if (reg_init(dir, ko, &keys, &res) != REG_OK)
         return cli_report(&res);
     char err[512];
-    int rc = ca_init(dir, err, sizeof err);
+    int rc = ca_init(dir, keys, err, sizeof err);
+    keys_holder_close(keys);
     if (rc != 0) {
         fprintf(stderr, "huduma init: the register was created, but not its CA: %s\n", err);
         return cli_exit_code(rc);
     }
-    printf("initialised a new register in %s, with its agency CA and server certificate\n",
-           dir);
+    printf("initialised a new register in %s: its master key %s, its agency CA and server "
+           "certificate\n",
+           dir, ko->insecure_software_key ? "in a plain file (insecure)" : "sealed in the TPM");
     return EXIT_OKAY;
 }
 
@@ -391,9 +418,13 @@ static int cmd_agency_add(const struct cli_args *a)
     char err[512];
     unsigned roles = 0;
     int rc = roles_parse(roles_text, &roles, err, sizeof err);
+    struct keyholder *keys = NULL;
+    if (rc == 0 && cli_keys_open(register_dir(a), &keys) != EXIT_OKAY)
+        return EXIT_STORAGE;
     if (rc == 0)
-        rc = agency_add(register_dir(a), a->pos[1], roles, cli_opt(a, "attributes"), out, err,
-                        sizeof err);
+        rc = agency_add(register_dir(a), keys, a->pos[1], roles, cli_opt(a, "attributes"), out,
+                        err, sizeof err);
+    keys_holder_close(keys);
     if (rc != 0)
         return agency_fail("agency add", rc, err);
     struct agency added = {.roles = roles};
@@ -457,11 +488,21 @@ static int cmd_ca(struct reg *r, const struct cli_args *a)
     }
     char err[512];
     const char *dir = register_dir(a);
-    int rc = ca_init(dir, err, sizeof err);
+    struct keyholder *keys = NULL;
+    if (cli_keys_open(dir, &keys) != EXIT_OKAY)
+        return EXIT_STORAGE;
+    int rc = ca_init(dir, keys, err, sizeof err);
+    keys_holder_close(keys);
     if (rc != 0)
         return agency_fail("ca init", rc, err);
     printf("the agency CA (%s/ca) and server certificate (%s/tls) are in place\n", dir, dir);
     return EXIT_OKAY;
+}
+
+static int cmd_keys(struct reg *r, const struct cli_args *a)
+{
+    (void)r;
+    return cli_keys(register_dir(a), a);
 }
 
 static int cmd_ratelimit(struct reg *r, const struct cli_args *a)
@@ -478,8 +519,13 @@ static const char *const synth_flags[] = {"no-biometrics", "no-events", NULL};
 static const char *const adjudicate_flags[] = {"different", NULL};
 
 static const struct command commands[] = {
-    {"init", cmd_init, false, "init",
-     "create a new register (key file, database, agency CA and server certificate)",
+    {"init", cmd_init, false, "init [--pcrs N[,N...]] [--pin-file FILE]",
+     "create a new register (master key sealed in the TPM to PCRs, default 7, and an optional "
+     "PIN; database; agency CA and server certificate)",
+     no_flags},
+    {"keys", cmd_keys, false, "keys status|rotate [--pause-ms N]|public",
+     "the key hierarchy: its state, a new data-encryption key (older records re-encrypted, "
+     "progress shown), the audit signing key's public key (docs/keys.md)",
      no_flags},
     {"enrol", cmd_enrol, true, "enrol [FILE|-]", "enrol a person from a JSON record",
      no_flags},
@@ -538,8 +584,11 @@ static const struct command commands[] = {
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: huduma [--dir DIR] COMMAND [ARGS]   (DIR: $HUDUMA_DIR, else "
-               "/var/lib/huduma)\n\ncommands:\n");
+    fprintf(f, "usage: huduma [--dir DIR] [--tcti TCTI] [--pin-file FILE] "
+               "[--insecure-software-key]\n              COMMAND [ARGS]\n"
+               "  DIR: $HUDUMA_DIR, else /var/lib/huduma; TCTI ($HUDUMA_TCTI): where the TPM "
+               "is,\n  default /dev/tpmrm0, else DIR/tpm/swtpm.sock; FILE ($HUDUMA_PIN_FILE): "
+               "the PIN (docs/keys.md)\n\ncommands:\n");
     for (size_t i = 0; i < NCOMMANDS; i++)
         fprintf(f, "  %-16s %s\n", commands[i].name, commands[i].help);
     fprintf(f, "\n`huduma COMMAND --help` for a command's arguments.\n");
@@ -564,27 +613,46 @@ static int run(const struct command *c, int argc, char **argv)
         return EXIT_USAGE;
     }
     struct reg *r = NULL;
+    struct keyholder *keys = NULL;
     if (c->needs_register) {
-        struct reg_options o = {.sync = !cli_flag(&a, "no-sync")};
+        int rc = cli_keys_open(register_dir(&a), &keys);
+        if (rc != EXIT_OKAY)
+            return rc;
+        struct reg_options o = {.sync = !cli_flag(&a, "no-sync"), .keys = keys};
         struct reg_result res = {0};
-        if (reg_open(register_dir(&a), &o, &r, &res) != REG_OK)
+        if (reg_open(register_dir(&a), &o, &r, &res) != REG_OK) {
+            keys_holder_close(keys);
             return cli_report(&res);
+        }
     }
     int code = c->run(r, &a);
     reg_close(r);
+    keys_holder_close(keys);
     return code;
 }
 
 int main(int argc, char **argv)
 {
     json_set_alloc_funcs(malloc, wiping_free);
-    /* a leading --dir applies to every command */
-    const char *dir = NULL;
+    /* leading --dir, --tcti, --pin-file, --insecure-software-key apply to every command */
+    const char *dir = NULL, *tcti = getenv("HUDUMA_TCTI"), *pin = getenv("HUDUMA_PIN_FILE");
+    bool insecure = false;
     int i = 1;
-    if (argc > 2 && strcmp(argv[1], "--dir") == 0)
-        dir = argv[2], i = 3;
+    for (; i < argc; i++) {
+        const char **value = strcmp(argv[i], "--dir") == 0        ? &dir
+                             : strcmp(argv[i], "--tcti") == 0     ? &tcti
+                             : strcmp(argv[i], "--pin-file") == 0 ? &pin
+                                                                  : NULL;
+        if (value && i + 1 < argc)
+            *value = argv[++i];
+        else if (strcmp(argv[i], "--insecure-software-key") == 0)
+            insecure = true;
+        else
+            break;
+    }
     if (dir)
         setenv("HUDUMA_DIR", dir, 1);
+    cli_keys_set(tcti, pin, insecure);
     if (i >= argc || strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
         usage(i >= argc ? stderr : stdout);
         return i >= argc ? EXIT_USAGE : EXIT_OKAY;

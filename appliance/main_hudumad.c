@@ -7,7 +7,11 @@
  *   hudumad --help
  *
  * Start-up order: no core dumps (the process holds keys and personal data),
- * signals blocked before any thread exists, configuration, then the register,
+ * signals blocked before any thread exists, configuration, the key process
+ * (forked first; it unseals the master key, or the daemon stops there having
+ * touched nothing; then this process loses its way to the TPM: daemon_keys.c),
+ * then the register (its keys asked of the key process), key rotation
+ * (keyctl.c: the control socket and the background re-encryption),
  * the agency registry, the metrics, the XDP rate limiter (when [ratelimit]
  * names an interface; without CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN the
  * daemon serves anyway and logs that rate limiting is off), the API and the
@@ -18,7 +22,9 @@
 #include "agency.h"
 #include "api.h"
 #include "config.h"
+#include "daemon_keys.h"
 #include "kernel-bpf/kernel-bpf.h"
+#include "keyctl.h"
 #include "log.h"
 #include "metrics.h"
 #include "register.h"
@@ -33,8 +39,8 @@
 #include <sys/stat.h>
 
 static const char usage[] =
-    "usage: hudumad [--config FILE]\n"
-    "       hudumad --check-config FILE\n"
+    "usage: hudumad [--config FILE] [--insecure-software-key]\n"
+    "       hudumad --check-config FILE [--insecure-software-key]\n"
     "       hudumad --help\n"
     "\n"
     "Serves the Huduma appliance's v1 API over HTTPS (TLS 1.3, client certificates\n"
@@ -46,6 +52,10 @@ static const char usage[] =
     "  --check-config FILE  parse and validate FILE, check that the TLS certificate,\n"
     "                       key and CA load and match; print \"configuration ok\" or\n"
     "                       the errors, exit 0 or 1\n"
+    "  --insecure-software-key\n"
+    "                       the register's master key is a plain file, made by\n"
+    "                       `huduma --insecure-software-key init` on a machine without\n"
+    "                       any TPM; never on the appliance (docs/keys.md)\n"
     "  --help               this text\n";
 
 static void no_core_dumps(void)
@@ -66,7 +76,22 @@ static void raise_open_files(void)
     }
 }
 
-static int check_config(const char *path)
+/* A TLS key wrapped by the master key is checked by unsealing it here. */
+static struct keyholder *check_holder(const struct config *cfg, bool insecure)
+{
+    struct keys_options o;
+    struct keys_err kerr;
+    struct keyholder *h = NULL;
+    daemon_keys_options(cfg, insecure, &o);
+    if (keys_open_holder(cfg->register_dir, &o, &h, &kerr) != KEYS_OK) {
+        fprintf(stderr, "cannot unseal the master key to check the TLS key: %s\n", kerr.msg);
+        return NULL;
+    }
+    tls_use_key_holder(h);
+    return h;
+}
+
+static int check_config(const char *path, bool insecure)
 {
     struct config cfg;
     struct config_errors errs;
@@ -85,12 +110,15 @@ static int check_config(const char *path)
     }
     char err[512];
     SSL_CTX *ctx;
+    struct keyholder *keys = rc == EXIT_SUCCESS ? check_holder(&cfg, insecure) : NULL;
     if (tls_context_new(&cfg, &ctx, err, sizeof err) != 0) {
         fprintf(stderr, "%s: %s\n", path, err);
         rc = EXIT_FAILURE;
     } else {
         SSL_CTX_free(ctx);
     }
+    tls_use_key_holder(NULL);
+    keys_holder_close(keys);
     if (rc == EXIT_SUCCESS)
         printf("configuration ok\n");
     return rc;
@@ -138,7 +166,7 @@ static struct rl *start_ratelimit(const struct rl_settings *s)
     return rl;
 }
 
-static int serve(const struct config *cfg)
+static int serve(const struct config *cfg, struct daemon_keys *dk)
 {
     char err[512], clean[512];
     struct reg *reg = NULL;
@@ -147,15 +175,19 @@ static int serve(const struct config *cfg)
     struct api *api = NULL;
     struct server *srv = NULL;
     struct rl *ratelimit = NULL;
+    struct keyctl *keyctl = NULL;
     int rc = EXIT_FAILURE;
 
-    struct reg_options opt = {.sync = true, .now = 0};
+    struct reg_options opt = {.sync = true, .now = 0, .keys = dk->holder};
     struct reg_result res = {0};
     if (reg_open(cfg->register_dir, &opt, &reg, &res) != REG_OK) {
         log_error("cannot open the register", "dir=\"%s\" error=\"%s\"",
                   log_clean(cfg->register_dir, clean, sizeof clean), res.msg);
         goto out;
     }
+    if (keyctl_start(cfg->register_dir, reg, dk->holder, &keyctl, err, sizeof err) != 0)
+        log_warn("key rotation (huduma keys) is unavailable", "error=\"%s\"",
+                 log_clean(err, clean, sizeof clean));
     if (agencies_open(cfg->register_dir, &agencies, err, sizeof err) != 0) {
         log_error("cannot open the agency registry", "error=\"%s\"",
                   log_clean(err, clean, sizeof clean));
@@ -187,6 +219,7 @@ out:
     metrics_free(metrics);
     if (agencies)
         agencies_close(agencies);
+    keyctl_stop(keyctl);
     if (reg)
         reg_close(reg);
     return rc;
@@ -200,13 +233,20 @@ int main(int argc, char **argv)
         return EXIT_FAILURE;
     }
     const char *config_path = NULL;
+    bool insecure = false;
+    for (int i = 1; i < argc; i++) /* takes --insecure-software-key out, wherever it is */
+        if (strcmp(argv[i], "--insecure-software-key") == 0) {
+            insecure = true;
+            memmove(&argv[i], &argv[i + 1], (size_t)(argc - i) * sizeof *argv);
+            argc--, i--;
+        }
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             fputs(usage, stdout);
             return EXIT_SUCCESS;
         }
         if (strcmp(argv[i], "--check-config") == 0 && i + 1 < argc && argc == 3)
-            return check_config(argv[i + 1]);
+            return check_config(argv[i + 1], insecure);
         if (strcmp(argv[i], "--config") == 0 && i + 1 < argc && !config_path) {
             config_path = argv[++i];
             continue;
@@ -219,5 +259,12 @@ int main(int argc, char **argv)
         return EXIT_FAILURE;
     log_set_level(cfg.log_level);
     raise_open_files();
-    return serve(&cfg);
+    struct daemon_keys dk;
+    int status = EXIT_FAILURE;
+    int started = daemon_keys_start(&cfg, insecure, &dk, &status);
+    if (started != 0)
+        return started == 1 ? status : EXIT_FAILURE; /* 1: this is the key process, done */
+    status = serve(&cfg, &dk);
+    daemon_keys_stop(&dk);
+    return status;
 }

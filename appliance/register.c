@@ -16,6 +16,7 @@
 #include "normalize.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,39 +72,75 @@ static void path_join(char *out, size_t n, const char *dir, const char *name)
     snprintf(out, n, "%s/%s", dir, name);
 }
 
-int reg_init(const char *dir, struct reg_result *res)
+/* Removes what a failed init made of the database. */
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
-    char key_path[4096], db_path[4096];
+    (void)sb, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+static int create_database(const char *db_path, struct keyholder *keys, struct reg_result *res)
+{
+    struct keys_err kerr;
+    struct keyring *kr;
+    if (keys_keyring(keys, &kr, &kerr) != KEYS_OK)
+        return reg_fail(res, REG_EKEYS, NULL, "%s", kerr.msg);
+    struct store_options so = {.create = true, .sync = true};
+    struct store *st = NULL;
+    struct st_err err;
+    int rc = store_open(db_path, &so, kr, &st, &err);
+    if (rc == ST_OK)
+        rc = store_deks_create(st, keys, &err);
+    store_close(st);
+    keys_close(kr);
+    if (rc != ST_OK)
+        nftw(db_path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return rc == ST_OK ? REG_OK : reg_from_st(res, rc, &err);
+}
+
+int reg_init(const char *dir, const struct keys_options *ko, struct keyholder **keys_out,
+             struct reg_result *res)
+{
+    char db_path[4096];
     if (mkdir(dir, 0700) != 0 && errno != EEXIST)
         return reg_fail(res, REG_ESTORAGE, NULL, "cannot create %s: %s", dir, strerror(errno));
-    path_join(key_path, sizeof key_path, dir, "master.key");
     path_join(db_path, sizeof db_path, dir, "db");
     if (access(db_path, F_OK) == 0)
         return reg_fail(res, REG_ECONFLICT, NULL, "a register already exists in %s", dir);
     struct keys_err kerr;
-    int krc = keys_create_file(key_path, &kerr);
+    struct keyholder *keys = NULL;
+    int krc = keys_create(dir, ko, &keys, &kerr);
     if (krc == KEYS_EEXIST)
-        return reg_fail(res, REG_ECONFLICT, NULL, "a key file already exists in %s", dir);
+        return reg_fail(res, REG_ECONFLICT, NULL, "%s", kerr.msg);
     if (krc != KEYS_OK)
         return reg_fail(res, REG_EKEYS, NULL, "%s", kerr.msg);
-    struct keyring *kr;
-    if (keys_open_file(key_path, &kr, &kerr) != KEYS_OK)
+    int rc = create_database(db_path, keys, res);
+    if (rc != REG_OK) {
+        keys_destroy(dir, keys, NULL);
+        keys_holder_close(keys);
+        return rc;
+    }
+    if (keys_out)
+        *keys_out = keys;
+    else
+        keys_holder_close(keys);
+    return REG_OK;
+}
+
+static int open_keys(struct reg *r, const struct reg_options *opt, struct reg_result *res)
+{
+    struct keys_err kerr;
+    if (!opt || !opt->keys)
+        return reg_fail(res, REG_EKEYS, NULL, "the register was opened without its key holder");
+    if (keys_keyring(opt->keys, &r->kr, &kerr) != KEYS_OK)
         return reg_fail(res, REG_EKEYS, NULL, "%s", kerr.msg);
-    struct store_options so = {.create = true, .sync = true};
-    struct store *st;
-    struct st_err err;
-    int rc = store_open(db_path, &so, kr, &st, &err);
-    if (rc == ST_OK)
-        store_close(st);
-    keys_close(kr);
-    return rc == ST_OK ? REG_OK : reg_from_st(res, rc, &err);
+    return REG_OK;
 }
 
 int reg_open(const char *dir, const struct reg_options *opt, struct reg **out,
              struct reg_result *res)
 {
-    char key_path[4096], db_path[4096];
-    path_join(key_path, sizeof key_path, dir, "master.key");
+    char db_path[4096];
     path_join(db_path, sizeof db_path, dir, "db");
     if (access(db_path, F_OK) != 0)
         return reg_fail(res, REG_ENOTFOUND, NULL,
@@ -111,14 +148,15 @@ int reg_open(const char *dir, const struct reg_options *opt, struct reg **out,
     struct reg *r = calloc(1, sizeof *r);
     if (!r)
         return reg_fail(res, REG_ESTORAGE, NULL, "out of memory");
-    struct keys_err kerr;
-    if (keys_open_file(key_path, &r->kr, &kerr) != KEYS_OK) {
+    if (open_keys(r, opt, res) != REG_OK) {
         free(r);
-        return reg_fail(res, REG_EKEYS, NULL, "%s", kerr.msg);
+        return res ? res->code : REG_EKEYS;
     }
-    struct store_options so = {.create = false, .sync = opt ? opt->sync : true};
+    struct store_options so = {.create = false, .sync = opt->sync};
     struct st_err err;
     int rc = store_open(db_path, &so, r->kr, &r->st, &err);
+    if (rc == ST_OK)
+        rc = store_deks_load(r->st, opt->keys, &err);
     if (rc == ST_OK && hn_scheme_new(keys_hn_key(r->kr), &r->hn) != 0)
         rc = ST_CRYPTO, snprintf(err.msg, sizeof err.msg, "cannot set up the number scheme"),
         err.field[0] = '\0';
@@ -127,7 +165,7 @@ int reg_open(const char *dir, const struct reg_options *opt, struct reg **out,
         return reg_from_st(res, rc, &err);
     }
     pthread_mutex_init(&r->hn_lock, NULL);
-    r->fixed_now = opt ? opt->now : 0;
+    r->fixed_now = opt->now;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     atomic_store(&r->event_seq, (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec);
@@ -151,6 +189,11 @@ void reg_close(struct reg *r)
 uint64_t reg_numbers_issued(struct reg *r)
 {
     return store_serials_issued(r->st);
+}
+
+struct store *reg_store(struct reg *r)
+{
+    return r->st;
 }
 
 /* ---- time ----------------------------------------------------------------------- */

@@ -21,7 +21,7 @@ enum reg_code {
     REG_ENOTFOUND = -3,  /* no such person, enrolment or document */
     REG_EBUSY = -4,      /* contention persisted through retries */
     REG_ESTORAGE = -5,   /* RocksDB, I/O or a record that fails authentication */
-    REG_EKEYS = -6,      /* the key file could not be used */
+    REG_EKEYS = -6,      /* the key hierarchy could not be used (TPM, PIN, PCRs, files) */
 };
 
 struct reg_result {
@@ -57,14 +57,24 @@ struct change_note {
 };
 
 struct reg;
+struct keyholder;
+struct keys_options;
 
 struct reg_options {
     bool sync;    /* sync the WAL on commit (default true; tests of speed may not) */
     int64_t now;  /* 0: the real clock; otherwise a fixed "now" (unix seconds) for tests */
+    struct keyholder *keys; /* required: where the master key is (keys.h); the caller's */
 };
 
-/* Creates a new register: a key file (dir/master.key) and the database (dir/db). */
-int reg_init(const char *dir, struct reg_result *res);
+/*
+ * Creates a new register in dir: its key hierarchy (dir/keys, keys_create():
+ * the master key sealed in the TPM, or a plain file with
+ * ko->insecure_software_key) and its database (dir/db) with the first
+ * data-encryption key.  Nothing is left behind on failure.  On success
+ * *keys (when not NULL) is the open key holder, for ca_init() and the like.
+ */
+int reg_init(const char *dir, const struct keys_options *ko, struct keyholder **keys,
+             struct reg_result *res);
 int reg_open(const char *dir, const struct reg_options *opt, struct reg **out,
              struct reg_result *res);
 void reg_close(struct reg *r);
@@ -125,5 +135,10 @@ json_t *enrol_answer_json(const struct enrol_answer *a, bool with_candidates);
 
 /* Huduma Numbers issued so far (a serial lost to a failed change counts too). */
 uint64_t reg_numbers_issued(struct reg *r);
+
+/* The register's database, for what lives beside the register in it (the
+ * data-encryption keys and their rotation); its keyring is
+ * store_keyring(reg_store(r)). */
+struct store *reg_store(struct reg *r);
 
 #endif

@@ -9,13 +9,21 @@
  * effect at the next connection).  Connections run OpenSSL over memory BIOs
  * (conn.c); the kernel TLS probe only tells the operator whether the kernel
  * could carry the record layer.
+ *
+ * The server key `huduma init` writes is wrapped by the master key
+ * (keys.h): read_key() hands it to the key holder set at start-up (in
+ * hudumad, the key process unwraps it) and takes the DER key out of locked
+ * memory.  A PEM key an operator puts in [tls] key is read as it is.
  */
 #include "tls.h"
+
+#include "keys/keys.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
@@ -27,6 +35,9 @@
 #ifndef TCP_ULP
 #define TCP_ULP 31
 #endif
+
+static struct keyholder *key_holder; /* set once, before any thread (tls_use_key_holder) */
+static char unwrap_error[600];
 
 const char *tls_error_text(char *buf, size_t len)
 {
@@ -69,15 +80,63 @@ static int check_validity(SSL_CTX *ctx, const char *path, char *err, size_t errl
     return 0;
 }
 
+void tls_use_key_holder(struct keyholder *h)
+{
+    key_holder = h;
+}
+
+static EVP_PKEY *unwrap_key(const uint8_t *data, size_t len, const char **why)
+{
+    struct keys_err kerr;
+    struct keys_buf *der = NULL;
+    if (!key_holder) {
+        *why = "is wrapped by the master key, and no key holder can unwrap it here";
+        return NULL;
+    }
+    if (keys_secret_unwrap(key_holder, KEYS_SECRET_TLS_SERVER_KEY, data, len, &der, &kerr) !=
+        KEYS_OK) {
+        snprintf(unwrap_error, sizeof unwrap_error, "cannot be unwrapped: %s", kerr.msg);
+        *why = unwrap_error;
+        return NULL;
+    }
+    const unsigned char *p = keys_buf_data(der);
+    EVP_PKEY *key = d2i_AutoPrivateKey(NULL, &p, (long)keys_buf_len(der));
+    keys_buf_free(der);
+    if (!key)
+        *why = "unwraps to something that is not a private key";
+    return key;
+}
+
+/* A PEM private key, or one wrapped by the master key (as `huduma init`
+ * writes it), which the key holder unwraps into locked memory. */
+static EVP_PKEY *read_key(const char *path, const char **why)
+{
+    uint8_t buf[KEYS_WRAPPED_MAX + 1];
+    FILE *f = fopen(path, "rb");
+    size_t n = f ? fread(buf, 1, sizeof buf, f) : 0;
+    if (f)
+        fclose(f);
+    *why = "not a PEM private key";
+    EVP_PKEY *key = NULL;
+    if (keys_is_wrapped(buf, n)) {
+        key = n <= KEYS_WRAPPED_MAX ? unwrap_key(buf, n, why) : NULL;
+    } else {
+        BIO *in = BIO_new_file(path, "r");
+        key = in ? PEM_read_bio_PrivateKey(in, NULL, NULL, NULL) : NULL;
+        BIO_free(in);
+    }
+    OPENSSL_cleanse(buf, sizeof buf);
+    return key;
+}
+
 /* The key is read on its own, so that "not a key" and "not this certificate's
  * key" are told apart. */
 static int use_key(SSL_CTX *ctx, const char *path, char *err, size_t errlen)
 {
-    BIO *in = BIO_new_file(path, "r");
-    EVP_PKEY *key = in ? PEM_read_bio_PrivateKey(in, NULL, NULL, NULL) : NULL;
-    BIO_free(in);
+    const char *why;
+    EVP_PKEY *key = read_key(path, &why);
     if (!key)
-        return refuse(err, errlen, "key", path, "not a PEM private key");
+        return refuse(err, errlen, "key", path, why);
     int rc = 0;
     if (X509_check_private_key(SSL_CTX_get0_certificate(ctx), key) != 1)
         rc = refuse(err, errlen, "key", path, "does not match the certificate");

@@ -12,9 +12,16 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+struct keyholder;
+
+/* The key holder that unwraps a server key wrapped by the master key (keys.h);
+ * set once at start-up, before tls_context_new(). */
+void tls_use_key_holder(struct keyholder *h);
+
 /* Loads cert, key and CA of the configuration and checks that they can be
- * used: readable, PEM, the key matches the certificate, the certificate is
- * within its validity period.  Returns 0, or -1 with err. */
+ * used: readable, PEM (or, for the key, wrapped by the master key), the key
+ * matches the certificate, the certificate is within its validity period.
+ * Returns 0, or -1 with err. */
 int tls_context_new(const struct config *cfg, SSL_CTX **out, char *err, size_t errlen);
 
 /* The serial of the peer's certificate in upper-case hex (BN_bn2hex); false

@@ -21,8 +21,9 @@
  * of an unauthenticated envelope is ever left behind.
  *
  * Each call uses its own EVP_CIPHER_CTX over the keyring's cipher, fetched
- * once; the keyring itself is only read, so any number of threads may seal and
- * open with one keyring at the same time.  The key schedule is built per call
+ * once; the keyring is only read (its current DEK through one atomic load),
+ * so any number of threads may seal and open with one keyring at the same
+ * time, also while a rotation adds a key.  The key schedule is built per call
  * and freed (wiped by OpenSSL) at its end, so that between calls the DEKs exist
  * only in the keyring's locked memory.
  */
@@ -117,8 +118,10 @@ static bool gcm_finish_open(EVP_CIPHER_CTX *ctx, const uint8_t *sealed_tag)
 int keys_seal(const struct keyring *kr, const void *aad, size_t aad_len, const void *plain,
               size_t plain_len, uint8_t *out, struct keys_err *err)
 {
-    const struct keys_dek *dek = &kr->deks[kr->current];
+    const struct keys_dek *dek = keyring_current_dek(kr);
     uint8_t *ciphertext = out + KEYS_SEAL_HEADER_LEN;
+    if (dek == NULL)
+        return keys_fail(err, KEYS_EUNKNOWN, "the keyring has no data-encryption key yet");
 
     out[0] = KEYS_ENVELOPE_VERSION;
     put_be32(out + 1, dek->id);
@@ -184,4 +187,11 @@ int keys_open(const struct keyring *kr, const void *aad, size_t aad_len, const u
     }
     *out_len = text_len;
     return KEYS_OK;
+}
+
+uint32_t keys_envelope_key_id(const uint8_t *sealed, size_t sealed_len)
+{
+    if (sealed_len < KEYS_SEAL_OVERHEAD || sealed[0] != KEYS_ENVELOPE_VERSION)
+        return 0;
+    return get_be32(sealed + 1);
 }

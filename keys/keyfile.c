@@ -1,5 +1,9 @@
 /*
- * keys/keyfile.c - the master key file.
+ * keys/keyfile.c - the plain master key file, and the careful file writes and
+ * reads that the other files of keys/ share.
+ *
+ * The master key file exists only on registers made with the insecure
+ * software-key flag (machines without any TPM); a TPM register has none.
  *
  * Format (40 bytes, nothing before or after):
  *
@@ -16,10 +20,15 @@
  * (as ssh does with private keys), one that is not a regular file, one whose
  * magic is not ours, and one of the wrong length.  The bytes are read into a
  * buffer the caller provides, which for keys_open_file() is locked memory.
+ *
+ * keys_write_file() writes the files of <register>/keys (the sealed hierarchy,
+ * wrapped keys, the public key) whole or not at all: O_EXCL for a new file, or
+ * a temporary file beside it and rename(2); fsync of file and directory.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -177,4 +186,80 @@ int keyfile_read(const char *path, uint8_t buf[KEYS_FILE_LEN], struct keys_err *
         OPENSSL_cleanse(buf, KEYS_FILE_LEN);
     close(fd);
     return rc;
+}
+
+/* ---- other files of keys/ -------------------------------------------------------- */
+
+static int write_new(const char *path, const void *data, size_t len, unsigned mode,
+                     struct keys_err *err)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    if (fd < 0 && errno == EEXIST)
+        return keys_fail(err, KEYS_EEXIST, "%s already exists; it is never overwritten", path);
+    if (fd < 0)
+        return keys_fail(err, KEYS_EIO, "cannot create %s: %s", path, strerror(errno));
+    int rc = KEYS_OK;
+    if (fchmod(fd, mode) != 0 || write_all(fd, data, len) != 0 || fsync(fd) != 0)
+        rc = keys_fail(err, KEYS_EIO, "cannot write %s: %s", path, strerror(errno));
+    if (close(fd) != 0 && rc == KEYS_OK)
+        rc = keys_fail(err, KEYS_EIO, "cannot write %s: %s", path, strerror(errno));
+    if (rc != KEYS_OK)
+        unlink(path);
+    return rc;
+}
+
+static int replace(const char *path, const void *data, size_t len, unsigned mode,
+                   struct keys_err *err)
+{
+    char tmp[PATH_MAX];
+    if (snprintf(tmp, sizeof(tmp), "%s.new", path) >= (int)sizeof(tmp))
+        return keys_fail(err, KEYS_EIO, "path too long: %s", path);
+    unlink(tmp);
+    int rc = write_new(tmp, data, len, mode, err);
+    if (rc == KEYS_OK && rename(tmp, path) != 0) {
+        rc = keys_fail(err, KEYS_EIO, "cannot rename %s: %s", tmp, strerror(errno));
+        unlink(tmp);
+    }
+    return rc;
+}
+
+int keys_write_file(const char *path, const void *data, size_t len, unsigned mode, bool exclusive,
+                    struct keys_err *err)
+{
+    int rc =
+        exclusive ? write_new(path, data, len, mode, err) : replace(path, data, len, mode, err);
+    if (rc == KEYS_OK)
+        rc = sync_parent_dir(path, err);
+    return rc;
+}
+
+int keys_read_file(const char *path, size_t max, uint8_t **out, size_t *len, struct keys_err *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0)
+        return keys_fail(err, errno == ENOENT ? KEYS_EUNKNOWN : KEYS_EIO, "cannot open %s: %s",
+                         path, strerror(errno));
+    struct stat st;
+    int rc = KEYS_OK;
+    uint8_t *buf = NULL;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+        rc = keys_fail(err, KEYS_EIO, "%s is not a readable regular file", path);
+    else if ((size_t)st.st_size > max)
+        rc = keys_fail(err, KEYS_EFORMAT, "%s is too large (%lld bytes; at most %zu)", path,
+                       (long long)st.st_size, max);
+    else if ((buf = malloc(max + 1)) == NULL)
+        rc = keys_fail(err, KEYS_ENOMEM, "out of memory");
+    ssize_t n = rc == KEYS_OK ? read_upto(fd, buf, max + 1) : 0;
+    if (rc == KEYS_OK && n < 0)
+        rc = keys_fail(err, KEYS_EIO, "cannot read %s: %s", path, strerror(errno));
+    else if (rc == KEYS_OK && (size_t)n > max)
+        rc = keys_fail(err, KEYS_EFORMAT, "%s is too large (at most %zu bytes)", path, max);
+    close(fd);
+    if (rc != KEYS_OK) {
+        free(buf);
+        return rc;
+    }
+    *out = buf;
+    *len = (size_t)n;
+    return KEYS_OK;
 }

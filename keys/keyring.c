@@ -1,22 +1,29 @@
 /*
- * keys/keyring.c - the keyring: where it lives, how its keys are derived.
+ * keys/keyring.c - the keyring: where it lives, how its keys get there.
  *
- * A keyring is one struct in locked memory (secmem.c).  Every key in it comes
- * from the 32-byte master key through HKDF-SHA-256 (RFC 5869, empty salt), one
- * expansion per key with its own info string:
+ * A keyring is one struct in locked memory (secmem.c).  Two of its keys come
+ * from the 32-byte master key through HKDF-SHA-256 (RFC 5869, empty salt),
+ * each expansion with its own info string:
  *
- *   "huduma dek <id>"         32-byte AES-256-GCM data-encryption key <id>
  *   "huduma index mac"        32-byte HMAC-SHA-256 key for index keys
  *   "huduma hn permutation"   16-byte key of the Huduma Number permutation
  *
- * The first DEK has id 1.  The AES-256-GCM cipher and the HMAC algorithm are
- * fetched from OpenSSL once, when the keyring is made, so that the per-record
- * paths (aead.c, mac.c) do not look them up by name on every call.  Nothing in
- * a keyring changes after creation, which is what makes it safe to share
- * between threads.  keys_close() wipes the whole mapping before unmapping it.
+ * They can never change: the index and every issued number depend on them.
+ * The data-encryption keys are not derived: each is 32 random bytes made at
+ * init or at a rotation and kept in RocksDB wrapped by the master key, and is
+ * added here by keys_add_dek() when the register opens or rotates.
+ *
+ * Sharing between threads: the DEK table only grows.  An adder (one at a
+ * time, add_lock) fills the next slot and then publishes it by raising
+ * dek_count with release order; readers load dek_count with acquire order and
+ * so only ever see whole keys.  `current` is one atomic index.  The AES-256-GCM
+ * cipher and the HMAC algorithm are fetched from OpenSSL once, so that the
+ * per-record paths (aead.c, mac.c) do not look them up by name on every call.
+ * keys_close() wipes the whole mapping before unmapping it.
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -28,7 +35,6 @@
 
 #include "keys/keyring_internal.h"
 
-#define INFO_DEK_PREFIX     "huduma dek "
 #define INFO_INDEX_MAC      "huduma index mac"
 #define INFO_HN_PERMUTATION "huduma hn permutation"
 
@@ -78,6 +84,9 @@ int keyring_alloc(struct keyring **out, struct keys_err *err)
                          strerror(errno));
     kr->map_len = map_len;
     kr->mem_locked = locked;
+    pthread_mutex_init(&kr->add_lock, NULL);
+    atomic_init(&kr->dek_count, 0);
+    atomic_init(&kr->current, SIZE_MAX);
 
     int rc = fetch_algorithms(kr, err);
     if (rc != KEYS_OK) {
@@ -94,15 +103,18 @@ void keys_close(struct keyring *kr)
         return;
     EVP_CIPHER_free(kr->gcm);
     EVP_MAC_free(kr->hmac);
+    pthread_mutex_destroy(&kr->add_lock);
     secmem_free(kr, kr->map_len, kr->mem_locked);
 }
 
 /* ---- derivation ---------------------------------------------------------- */
 
-static int hkdf_expand(EVP_KDF *kdf, const uint8_t master[KEYS_MASTER_LEN], const char *info,
-                       uint8_t *out, size_t out_len, struct keys_err *err)
+int keys_hkdf(const uint8_t master[KEYS_MASTER_LEN], const char *info, uint8_t *out, size_t len,
+              struct keys_err *err)
 {
-    EVP_KDF_CTX *ctx = EVP_KDF_CTX_new(kdf);
+    EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+    EVP_KDF_CTX *ctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
+    EVP_KDF_free(kdf);
     if (ctx == NULL)
         return keys_fail_crypto(err, "HKDF context");
 
@@ -112,41 +124,20 @@ static int hkdf_expand(EVP_KDF *kdf, const uint8_t master[KEYS_MASTER_LEN], cons
         OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)info, strlen(info)),
         OSSL_PARAM_construct_end(),
     };
-    int ok = EVP_KDF_derive(ctx, out, out_len, params) > 0;
+    int ok = EVP_KDF_derive(ctx, out, len, params) > 0;
     EVP_KDF_CTX_free(ctx);
     return ok ? KEYS_OK : keys_fail_crypto(err, "HKDF-SHA-256");
 }
 
-static int derive_dek(EVP_KDF *kdf, const uint8_t master[KEYS_MASTER_LEN], uint32_t id,
-                      struct keys_dek *dek, struct keys_err *err)
-{
-    char info[sizeof(INFO_DEK_PREFIX) + 10];
-    snprintf(info, sizeof(info), INFO_DEK_PREFIX "%u", (unsigned)id);
-    dek->id = id;
-    return hkdf_expand(kdf, master, info, dek->key, sizeof(dek->key), err);
-}
-
 int keyring_derive(struct keyring *kr, const uint8_t master[KEYS_MASTER_LEN], struct keys_err *err)
 {
-    EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
-    if (kdf == NULL)
-        return keys_fail_crypto(err, "fetching HKDF");
-
-    int rc = derive_dek(kdf, master, KEYS_FIRST_DEK_ID, &kr->deks[0], err);
+    int rc = keys_hkdf(master, INFO_INDEX_MAC, kr->index_key, sizeof(kr->index_key), err);
     if (rc == KEYS_OK)
-        rc = hkdf_expand(kdf, master, INFO_INDEX_MAC, kr->index_key, sizeof(kr->index_key), err);
-    if (rc == KEYS_OK)
-        rc = hkdf_expand(kdf, master, INFO_HN_PERMUTATION, kr->hn_key, sizeof(kr->hn_key), err);
-    EVP_KDF_free(kdf);
-    if (rc != KEYS_OK)
-        return rc;
-
-    kr->dek_count = 1;
-    kr->current = 0;
-    return KEYS_OK;
+        rc = keys_hkdf(master, INFO_HN_PERMUTATION, kr->hn_key, sizeof(kr->hn_key), err);
+    return rc;
 }
 
-/* ---- the public constructors -------------------------------------------- */
+/* ---- the constructors ---------------------------------------------------- */
 
 int keys_from_master(const uint8_t master[KEYS_MASTER_LEN], struct keyring **out,
                      struct keys_err *err)
@@ -160,6 +151,20 @@ int keys_from_master(const uint8_t master[KEYS_MASTER_LEN], struct keyring **out
         keys_close(kr);
         return rc;
     }
+    *out = kr;
+    return KEYS_OK;
+}
+
+int keyring_from_parts(const uint8_t index_key[KEYS_INDEX_KEY_LEN],
+                       const uint8_t hn_key[KEYS_HN_KEY_LEN], struct keyring **out,
+                       struct keys_err *err)
+{
+    struct keyring *kr;
+    int rc = keyring_alloc(&kr, err);
+    if (rc != KEYS_OK)
+        return rc;
+    memcpy(kr->index_key, index_key, KEYS_INDEX_KEY_LEN);
+    memcpy(kr->hn_key, hn_key, KEYS_HN_KEY_LEN);
     *out = kr;
     return KEYS_OK;
 }
@@ -185,16 +190,72 @@ int keys_open_file(const char *path, struct keyring **out, struct keys_err *err)
     return KEYS_OK;
 }
 
-/* ---- accessors ----------------------------------------------------------- */
+/* ---- data-encryption keys -------------------------------------------------- */
 
 const struct keys_dek *keyring_find_dek(const struct keyring *kr, uint32_t id)
 {
-    for (size_t i = 0; i < kr->dek_count; i++) {
+    size_t n = atomic_load_explicit(&((struct keyring *)kr)->dek_count, memory_order_acquire);
+    for (size_t i = 0; i < n; i++) {
         if (kr->deks[i].id == id)
             return &kr->deks[i];
     }
     return NULL;
 }
+
+const struct keys_dek *keyring_current_dek(const struct keyring *kr)
+{
+    size_t i = atomic_load_explicit(&((struct keyring *)kr)->current, memory_order_acquire);
+    return i == SIZE_MAX ? NULL : &kr->deks[i];
+}
+
+int keys_add_dek(struct keyring *kr, uint32_t id, const uint8_t key[KEYS_DEK_LEN],
+                 struct keys_err *err)
+{
+    if (id == 0)
+        return keys_fail(err, KEYS_EFORMAT, "key id 0 is not a data-encryption key");
+    pthread_mutex_lock(&kr->add_lock);
+    int rc = KEYS_OK;
+    size_t n = atomic_load_explicit(&kr->dek_count, memory_order_relaxed);
+    const struct keys_dek *have = keyring_find_dek(kr, id);
+    if (have != NULL && CRYPTO_memcmp(have->key, key, KEYS_DEK_LEN) != 0) {
+        rc = keys_fail(err, KEYS_EEXIST, "data-encryption key %u is already in the keyring",
+                       (unsigned)id);
+    } else if (have == NULL && n == KEYS_MAX_DEKS) {
+        rc = keys_fail(err, KEYS_EFULL, "the keyring holds %d data-encryption keys already",
+                       KEYS_MAX_DEKS);
+    } else if (have == NULL) {
+        kr->deks[n].id = id;
+        memcpy(kr->deks[n].key, key, KEYS_DEK_LEN);
+        atomic_store_explicit(&kr->dek_count, n + 1, memory_order_release);
+        size_t none = SIZE_MAX;
+        atomic_compare_exchange_strong(&kr->current, &none, n);
+    }
+    pthread_mutex_unlock(&kr->add_lock);
+    return rc;
+}
+
+int keys_use_dek(struct keyring *kr, uint32_t id, struct keys_err *err)
+{
+    const struct keys_dek *dek = keyring_find_dek(kr, id);
+    if (dek == NULL)
+        return keys_fail(err, KEYS_EUNKNOWN, "data-encryption key %u is not in the keyring",
+                         (unsigned)id);
+    atomic_store_explicit(&kr->current, (size_t)(dek - kr->deks), memory_order_release);
+    return KEYS_OK;
+}
+
+bool keys_has_dek(const struct keyring *kr, uint32_t id)
+{
+    return keyring_find_dek(kr, id) != NULL;
+}
+
+uint32_t keys_current_id(const struct keyring *kr)
+{
+    const struct keys_dek *dek = keyring_current_dek(kr);
+    return dek ? dek->id : 0;
+}
+
+/* ---- accessors ----------------------------------------------------------- */
 
 bool keyring_memory_locked(const struct keyring *kr)
 {
@@ -204,9 +265,4 @@ bool keyring_memory_locked(const struct keyring *kr)
 const uint8_t *keys_hn_key(const struct keyring *kr)
 {
     return kr->hn_key;
-}
-
-uint32_t keys_current_id(const struct keyring *kr)
-{
-    return kr->deks[kr->current].id;
 }

@@ -8,6 +8,9 @@
  * EAGAIN for an unprivileged process); the memory is still handed out and the
  * caller is told through *locked, so that it can record and report it.  Freeing
  * wipes the pages with OPENSSL_cleanse before they go back to the kernel.
+ *
+ * A keys_buf (keys.h) is a secret handed to a caller (an unwrapped TLS key)
+ * in such a mapping: a small header, then the bytes.
  */
 #include <errno.h>
 #include <sys/mman.h>
@@ -67,4 +70,45 @@ void secmem_free(void *p, size_t map_len, bool locked)
     if (locked)
         munlock(p, map_len);
     munmap(p, map_len);
+}
+
+struct keys_buf {
+    size_t map_len;
+    bool locked;
+    size_t len;
+    uint8_t data[];
+};
+
+struct keys_buf *keys_buf_new(size_t len)
+{
+    size_t map_len;
+    bool locked;
+    struct keys_buf *b = secmem_alloc(sizeof(*b) + len, &map_len, &locked);
+    if (b == NULL)
+        return NULL;
+    b->map_len = map_len;
+    b->locked = locked;
+    b->len = len;
+    return b;
+}
+
+uint8_t *keys_buf_mut(struct keys_buf *b)
+{
+    return b->data;
+}
+
+const uint8_t *keys_buf_data(const struct keys_buf *b)
+{
+    return b->data;
+}
+
+size_t keys_buf_len(const struct keys_buf *b)
+{
+    return b->len;
+}
+
+void keys_buf_free(struct keys_buf *b)
+{
+    if (b != NULL)
+        secmem_free(b, b->map_len, b->locked);
 }

@@ -5,9 +5,13 @@
 # then runs hudumad in the foreground until Ctrl-C.
 #
 # Everything lives in run/ and is created once, then kept across runs:
-#   run/register/       the register (`huduma init`: key, database, agency CA,
-#                       server certificate), with DEMO_PEOPLE (3000) synthetic
-#                       people from `huduma synth --seed 2026`: nobody real
+#   run/register/       the register (`huduma init`: master key sealed in the
+#                       TPM, database, agency CA, server certificate), with
+#                       DEMO_PEOPLE (3000) synthetic people from `huduma synth
+#                       --seed 2026`: nobody real
+#   run/register/tpm/   the demo's own software TPM (swtpm, scripts/swtpm.sh),
+#                       started here and stopped when hudumad has exited; the
+#                       demo never touches a TPM of the machine
 #   run/certs/          certificates and keys of the demo agencies: demo-verifier
 #                       (verifier), demo-kyc (kyc: surname, first_name,
 #                       date_of_birth), demo-kit (registration), demo-ops (operator)
@@ -40,14 +44,29 @@ done
 
 huduma() { "$BIN/huduma" --dir "$DIR" "$@"; }
 
+# The demo's TPM: a swtpm with its state in the register, running while the demo does.
+# A register from before keys were sealed in a TPM (no keys/hierarchy) is made anew.
+if [ -f "$RUN/.ready" ] && [ ! -f "$DIR/keys/hierarchy" ]; then
+    echo "run-demo: run/register predates the TPM-sealed keys; making it anew" >&2
+    rm -f "$RUN/.ready"
+fi
+if [ ! -f "$RUN/.ready" ]; then
+    sh scripts/swtpm.sh stop "$DIR" 2>/dev/null || :
+    rm -rf "$DIR"
+fi
+sh scripts/swtpm.sh start "$DIR"
+HUDUMA_TCTI=$(sh scripts/swtpm.sh tcti "$DIR")
+export HUDUMA_TCTI
+trap 'sh "$ROOT/scripts/swtpm.sh" stop "$DIR"' EXIT
+
 # ---- the demo register, created once ---------------------------------------------------------
 
 # member NAME: a top-level string member of the record `huduma show` printed.
 member() { sed -n "s/^  \"$1\": \"\\(.*\\)\",\\{0,1\\}\$/\\1/p" "$RUN/show.json" | head -n 1; }
 
 create() {
-    rm -rf "$DIR" "$CERTS" "$RUN/demo-acks.tsv" "$RUN/demo-person" "$RUN/import.log" \
-        "$RUN/demo-people.jsonl"
+    rm -rf "$DIR/keys" "$DIR/db" "$DIR/ca" "$DIR/tls" "$DIR/agencies" "$DIR/audit" "$CERTS" \
+        "$RUN/demo-acks.tsv" "$RUN/demo-person" "$RUN/import.log" "$RUN/demo-people.jsonl"
     mkdir -p "$RUN" "$CERTS"
     huduma init
     echo "run-demo: enrolling $COUNT synthetic people (huduma synth --seed 2026 | huduma import)..."
@@ -106,6 +125,9 @@ listen = 127.0.0.1
 port = $PORT
 register_dir = $DIR
 
+[keys]
+tcti = $HUDUMA_TCTI
+
 [log]
 level = info
 EOF
@@ -152,8 +174,20 @@ More agencies, while it runs:  $BIN/huduma --dir $DIR agency add NAME --role ROL
 The API: docs/api.md and docs/openapi.yaml; agencies and roles: docs/agencies.md;
 the daemon's settings: docs/configuration.md; the huduma tool: docs/cli.md.
 
-hudumad runs in the foreground; Ctrl-C stops it (requests in flight are finished first).
+hudumad runs in the foreground; Ctrl-C stops it (requests in flight are finished first),
+then the demo's swtpm.  Keys: huduma --dir $DIR keys status | rotate (docs/keys.md).
 
 MSG
 
-exec "$BIN/hudumad" --config "$CONF"
+# hudumad runs as a child, so that its swtpm is stopped only after it has exited (its
+# last audit checkpoint is signed in the TPM).  A background child of sh ignores
+# SIGINT, so Ctrl-C reaches it as SIGTERM.
+"$BIN/hudumad" --config "$CONF" &
+HUDUMAD_PID=$!
+trap 'kill -TERM "$HUDUMAD_PID" 2>/dev/null || :' INT TERM
+status=0
+while kill -0 "$HUDUMAD_PID" 2>/dev/null; do
+    status=0
+    wait "$HUDUMAD_PID" || status=$? # a trapped signal interrupts the wait; hudumad's end does not
+done
+exit "$status"

@@ -90,6 +90,7 @@ stop() {
 cleanup() {
     stop "$HUDUMAD_PID"
     stop "$NGINX_PID"
+    sh scripts/swtpm.sh stop "$W/register" 2>/dev/null || :
     rm -rf "$W"
 }
 trap cleanup EXIT
@@ -133,6 +134,9 @@ echo "   $("$NGINX_BIN" -v 2>&1), $(openssl version 2>/dev/null || echo OpenSSL)
 # ---- 1. the register and the agency ---------------------------------------------------
 REG=$W/register
 echo "== a register of $PEOPLE synthetic people (huduma synth --seed 3 | huduma import)"
+sh scripts/swtpm.sh start "$REG" # its master key is sealed there; used at start only
+HUDUMA_TCTI=$(sh scripts/swtpm.sh tcti "$REG")
+export HUDUMA_TCTI
 timeout 60 "$HUDUMA" --dir "$REG" init >/dev/null
 rc=0
 # shellcheck disable=SC2016

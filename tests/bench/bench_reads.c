@@ -55,6 +55,7 @@ struct bench {
     struct reg *reg;    /* person mode */
     struct store *st;   /* unseal and raw modes */
     struct keyring *kr; /* unseal mode */
+    struct keyholder *keys;
     char (*hns)[HN_LEN + 1];
     size_t nhns;
     double deadline;
@@ -227,8 +228,14 @@ static int load_hns(const char *path, struct bench *b)
 static int open_target(const char *dir, struct bench *b)
 {
     char path[4096];
+    struct keys_err kerr;
+    struct keys_options ko = {.tcti = getenv("HUDUMA_TCTI")};
+    if (keys_open_holder(dir, &ko, &b->keys, &kerr) != KEYS_OK) {
+        fprintf(stderr, "bench_reads: %s\n", kerr.msg);
+        return -1;
+    }
     if (b->mode == MODE_PERSON) {
-        struct reg_options o = {.sync = true};
+        struct reg_options o = {.sync = true, .keys = b->keys};
         struct reg_result res = {0};
         if (reg_open(dir, &o, &b->reg, &res) != REG_OK) {
             fprintf(stderr, "bench_reads: %s\n", res.msg);
@@ -236,16 +243,15 @@ static int open_target(const char *dir, struct bench *b)
         }
         return 0;
     }
-    struct keys_err kerr;
-    snprintf(path, sizeof path, "%s/master.key", dir);
-    if (keys_open_file(path, &b->kr, &kerr) != KEYS_OK) {
+    if (keys_keyring(b->keys, &b->kr, &kerr) != KEYS_OK) {
         fprintf(stderr, "bench_reads: %s\n", kerr.msg);
         return -1;
     }
     struct store_options so = {.create = false, .sync = true};
     struct st_err err;
     snprintf(path, sizeof path, "%s/db", dir);
-    if (store_open(path, &so, b->kr, &b->st, &err) != ST_OK) {
+    if (store_open(path, &so, b->kr, &b->st, &err) != ST_OK ||
+        store_deks_load(b->st, b->keys, &err) != ST_OK) {
         fprintf(stderr, "bench_reads: %s\n", err.msg);
         return -1;
     }
@@ -364,6 +370,7 @@ int main(int argc, char **argv)
     reg_close(b.reg);
     store_close(b.st);
     keys_close(b.kr);
+    keys_holder_close(b.keys);
     free(b.hns);
     if (atomic_load(&b.failed))
         return 1;

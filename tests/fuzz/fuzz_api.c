@@ -20,12 +20,14 @@
 
 #include "appliance/api.h"
 #include "appliance/register.h"
+#include "keys/keys.h"
 
 #define NOW          1796083200 /* 2026-12-01T00:00:00Z */
 #define SEED_SURNAME "Wanjiru"
 
 static char dir[256];
 static struct reg *reg;
+static struct keyholder *keys; /* a plain-file master key: no TPM in a fuzzer */
 static struct api *api;
 static char seed_hn[HN_LEN + 1];
 static const struct agency caller = {.name = "fuzz", .roles = 0x7f};
@@ -49,6 +51,7 @@ static void cleanup(void)
 {
     api_free(api);
     reg_close(reg);
+    keys_holder_close(keys);
     nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
@@ -86,8 +89,11 @@ static void setup(void)
     const char *tmp = getenv("TMPDIR");
     snprintf(dir, sizeof dir, "%s/fuzz_api.XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
     struct reg_result res = {0};
-    struct reg_options o = {.sync = false, .now = NOW};
-    if (!mkdtemp(dir) || reg_init(dir, &res) != REG_OK || reg_open(dir, &o, &reg, &res) != REG_OK ||
+    static const struct keys_options software = {.insecure_software_key = true};
+    if (!mkdtemp(dir) || reg_init(dir, &software, &keys, &res) != REG_OK)
+        abort();
+    struct reg_options o = {.sync = false, .now = NOW, .keys = keys};
+    if (reg_open(dir, &o, &reg, &res) != REG_OK ||
         api_new(reg, NULL, &api) != 0)
         abort();
     atexit(cleanup);

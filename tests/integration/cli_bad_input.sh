@@ -45,9 +45,11 @@ if [ -n "${HUDUMA_BIN:-}" ] && [ -x "$HUDUMA_BIN/huduma" ]; then
 fi
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/huduma-badinput.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
+. "$(dirname "$0")/lib/swtpm.sh"
+trap 'swtpm_stop_all; rm -rf "$WORK"' EXIT
 trap 'exit 130' INT TERM HUP
 export HUDUMA_DIR="$WORK/reg"
+swtpm_start "$HUDUMA_DIR" # the register's master key is sealed in a real swtpm
 # Sanitizers: stop at the first report (the runner sets the same).
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"

@@ -75,14 +75,17 @@ FINAL_SECS=20     # time for the last checks through status and show
 T=180             # bound on any one command
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/huduma-crash.XXXXXX")
+. "$(dirname "$0")/lib/swtpm.sh"
 pid=
 cleanup() {
     if [ -n "$pid" ]; then kill -9 "$pid" 2>/dev/null || :; fi
+    swtpm_stop_all
     rm -rf "$WORK"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 export HUDUMA_DIR="$WORK/reg"
+swtpm_start "$HUDUMA_DIR" # the register's master key is sealed in a real swtpm
 
 failures=0
 checked_status=0

@@ -28,6 +28,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "keys/keys.h"
 #include "appliance/agency.h"
 #include "appliance/register.h"
 
@@ -36,6 +37,7 @@ struct fixture {
     char reg[256];  /* the register directory */
     char out[256];  /* where agency certificates go */
     char err[256];
+    struct keyholder *keys; /* a plain-file master key: a pure unit test */
 };
 
 /* ---- helpers ---------------------------------------------------------------- */
@@ -57,6 +59,10 @@ static int setup(void **state)
     snprintf(f->out, sizeof f->out, "%s/out", f->root);
     if (mkdir(f->reg, 0700) != 0 || mkdir(f->out, 0700) != 0)
         return -1;
+    struct keys_options software = {.insecure_software_key = true};
+    struct keys_err kerr;
+    if (keys_create(f->reg, &software, &f->keys, &kerr) != KEYS_OK)
+        return -1;
     *state = f;
     return 0;
 }
@@ -66,12 +72,13 @@ static int setup_with_ca(void **state)
     if (setup(state) != 0)
         return -1;
     struct fixture *f = *state;
-    return ca_init(f->reg, f->err, sizeof f->err);
+    return ca_init(f->reg, f->keys, f->err, sizeof f->err);
 }
 
 static int teardown(void **state)
 {
     struct fixture *f = *state;
+    keys_holder_close(f->keys);
     nftw(f->root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     free(f);
     return 0;
@@ -101,6 +108,27 @@ static EVP_PKEY *load_key(const char *path)
     assert_non_null(fp);
     EVP_PKEY *k = PEM_read_PrivateKey(fp, NULL, NULL, NULL);
     fclose(fp);
+    assert_non_null(k);
+    return k;
+}
+
+/* A key ca_init() wrote: never in the clear, it unwraps with the master key. */
+static EVP_PKEY *load_sealed_key(const struct fixture *f, const char *path,
+                                 enum keys_secret what)
+{
+    uint8_t buf[KEYS_WRAPPED_MAX];
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    size_t n = fread(buf, 1, sizeof buf, fp);
+    fclose(fp);
+    assert_true(keys_is_wrapped(buf, n));
+    assert_null(memmem(buf, n, "PRIVATE KEY", 11));
+    struct keys_buf *der = NULL;
+    struct keys_err kerr;
+    assert_int_equal(keys_secret_unwrap(f->keys, what, buf, n, &der, &kerr), KEYS_OK);
+    const unsigned char *p = keys_buf_data(der);
+    EVP_PKEY *k = d2i_AutoPrivateKey(NULL, &p, (long)keys_buf_len(der));
+    keys_buf_free(der);
     assert_non_null(k);
     return k;
 }
@@ -154,7 +182,7 @@ static void add_ok(struct fixture *f, const char *name, const char *roles, const
 {
     unsigned bits = 0;
     assert_int_equal(roles_parse(roles, &bits, f->err, sizeof f->err), 0);
-    int rc = agency_add(f->reg, name, bits, attrs, f->out, f->err, sizeof f->err);
+    int rc = agency_add(f->reg, f->keys, name, bits, attrs, f->out, f->err, sizeof f->err);
     if (rc != 0)
         print_error("agency_add %s: %s\n", name, f->err);
     assert_int_equal(rc, 0);
@@ -187,10 +215,10 @@ static void test_ca_init_creates_certificates(void **state)
 {
     struct fixture *f = *state;
     char p[512], cn[128];
-    assert_int_equal(ca_init(f->reg, f->err, sizeof f->err), 0);
+    assert_int_equal(ca_init(f->reg, f->keys, f->err, sizeof f->err), 0);
     X509 *ca = reg_file_cert(f, "ca", "ca.crt");
     path_in(p, sizeof p, f->reg, "ca", "ca.key");
-    EVP_PKEY *key = load_key(p);
+    EVP_PKEY *key = load_sealed_key(f, p, KEYS_SECRET_AGENCY_CA_KEY);
     assert_int_equal(X509_verify(ca, key), 1);
     assert_int_equal(X509_check_private_key(ca, key), 1);
     assert_int_equal(X509_check_ca(ca), 1);
@@ -215,7 +243,7 @@ static void test_ca_init_creates_certificates(void **state)
     assert_true(X509_get_extended_key_usage(server) & XKU_SSL_SERVER);
     path_in(p, sizeof p, f->reg, "tls", "server.key");
     assert_int_equal(mode_of(p), 0600);
-    EVP_PKEY *skey = load_key(p);
+    EVP_PKEY *skey = load_sealed_key(f, p, KEYS_SECRET_TLS_SERVER_KEY);
     assert_int_equal(X509_check_private_key(server, skey), 1);
     EVP_PKEY_free(skey);
     X509_free(server);
@@ -227,11 +255,11 @@ static void test_ca_init_is_idempotent(void **state)
 {
     struct fixture *f = *state;
     char s1[41], s2[41], t1[41], t2[41];
-    assert_int_equal(ca_init(f->reg, f->err, sizeof f->err), 0);
+    assert_int_equal(ca_init(f->reg, f->keys, f->err, sizeof f->err), 0);
     X509 *ca = reg_file_cert(f, "ca", "ca.crt"), *server = reg_file_cert(f, "tls", "server.crt");
     serial_of(ca, s1), serial_of(server, t1);
     X509_free(ca), X509_free(server);
-    assert_int_equal(ca_init(f->reg, f->err, sizeof f->err), 0);
+    assert_int_equal(ca_init(f->reg, f->keys, f->err, sizeof f->err), 0);
     ca = reg_file_cert(f, "ca", "ca.crt"), server = reg_file_cert(f, "tls", "server.crt");
     serial_of(ca, s2), serial_of(server, t2);
     assert_string_equal(s1, s2);
@@ -244,13 +272,13 @@ static void test_ca_init_needs_a_register_directory(void **state)
     struct fixture *f = *state;
     char p[512];
     path_in(p, sizeof p, f->root, "absent", NULL);
-    assert_int_equal(ca_init(p, f->err, sizeof f->err), REG_ENOTFOUND);
+    assert_int_equal(ca_init(p, f->keys, f->err, sizeof f->err), REG_ENOTFOUND);
 }
 
 static void test_add_without_ca_is_refused(void **state)
 {
     struct fixture *f = *state;
-    assert_int_equal(agency_add(f->reg, "kra", ROLE_VERIFIER, NULL, f->out, f->err, sizeof f->err),
+    assert_int_equal(agency_add(f->reg, f->keys, "kra", ROLE_VERIFIER, NULL, f->out, f->err, sizeof f->err),
                      REG_ESTORAGE);
     assert_non_null(strstr(f->err, "ca init"));
 }
@@ -312,7 +340,7 @@ static void test_add_refuses_bad_and_duplicate_names(void **state)
         "kra.x", "../kra", "kra/x", "kra x", "a234567890123456789012345678901234567890123456789"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         assert_int_equal(
-            agency_add(f->reg, bad[i], ROLE_VERIFIER, NULL, f->out, f->err, sizeof f->err),
+            agency_add(f->reg, f->keys, bad[i], ROLE_VERIFIER, NULL, f->out, f->err, sizeof f->err),
             REG_EINVALID);
     add_ok(f, "a23456789012345678901234567890123456789012345678", "verifier", NULL); /* 48 */
     add_ok(f, "nhif-2", "verifier", NULL);
@@ -320,14 +348,14 @@ static void test_add_refuses_bad_and_duplicate_names(void **state)
     snprintf(other, sizeof other, "%s/elsewhere", f->root);
     assert_int_equal(mkdir(other, 0700), 0);
     assert_int_equal(
-        agency_add(f->reg, "nhif-2", ROLE_KYC, "surname", other, f->err, sizeof f->err),
+        agency_add(f->reg, f->keys, "nhif-2", ROLE_KYC, "surname", other, f->err, sizeof f->err),
         REG_ECONFLICT);
-    assert_int_equal(agency_add(f->reg, "nhif-3", 0, NULL, f->out, f->err, sizeof f->err),
+    assert_int_equal(agency_add(f->reg, f->keys, "nhif-3", 0, NULL, f->out, f->err, sizeof f->err),
                      REG_EINVALID);
     char absent[256];
     snprintf(absent, sizeof absent, "%s/absent", f->root);
     assert_int_equal(
-        agency_add(f->reg, "nhif-4", ROLE_VERIFIER, NULL, absent, f->err, sizeof f->err),
+        agency_add(f->reg, f->keys, "nhif-4", ROLE_VERIFIER, NULL, absent, f->err, sizeof f->err),
         REG_EINVALID);
     struct found fd = {0};
     assert_int_equal(agency_list(f->reg, collect, &fd, f->err, sizeof f->err), 0);
@@ -342,7 +370,7 @@ static void test_add_refuses_to_overwrite_a_key(void **state)
     FILE *fp = fopen(p, "w");
     fputs("precious\n", fp);
     fclose(fp);
-    assert_int_equal(agency_add(f->reg, "bank", ROLE_VERIFIER, NULL, f->out, f->err, sizeof f->err),
+    assert_int_equal(agency_add(f->reg, f->keys, "bank", ROLE_VERIFIER, NULL, f->out, f->err, sizeof f->err),
                      REG_ECONFLICT);
     struct found fd = {0};
     assert_int_equal(agency_list(f->reg, collect, &fd, f->err, sizeof f->err), 0);
@@ -353,20 +381,20 @@ static void test_kyc_attributes_are_validated(void **state)
 {
     struct fixture *f = *state;
     add_ok(f, "bank", "kyc", "surname,first_name,date_of_birth");
-    assert_int_equal(agency_add(f->reg, "bank2", ROLE_KYC, "surname,favourite_colour", f->out,
+    assert_int_equal(agency_add(f->reg, f->keys, "bank2", ROLE_KYC, "surname,favourite_colour", f->out,
                                 f->err, sizeof f->err),
                      REG_EINVALID);
     assert_non_null(strstr(f->err, "favourite_colour"));
     assert_int_equal(
-        agency_add(f->reg, "bank3", ROLE_VERIFIER, "surname", f->out, f->err, sizeof f->err),
+        agency_add(f->reg, f->keys, "bank3", ROLE_VERIFIER, "surname", f->out, f->err, sizeof f->err),
         REG_EINVALID);
-    assert_int_equal(agency_add(f->reg, "bank4", ROLE_KYC, NULL, f->out, f->err, sizeof f->err),
+    assert_int_equal(agency_add(f->reg, f->keys, "bank4", ROLE_KYC, NULL, f->out, f->err, sizeof f->err),
                      REG_EINVALID);
     assert_int_equal(
-        agency_add(f->reg, "bank5", ROLE_KYC, "surname,surname", f->out, f->err, sizeof f->err),
+        agency_add(f->reg, f->keys, "bank5", ROLE_KYC, "surname,surname", f->out, f->err, sizeof f->err),
         REG_EINVALID);
     assert_int_equal(
-        agency_add(f->reg, "bank6", ROLE_KYC, "surname,", f->out, f->err, sizeof f->err),
+        agency_add(f->reg, f->keys, "bank6", ROLE_KYC, "surname,", f->out, f->err, sizeof f->err),
         REG_EINVALID);
     struct found fd = {0};
     assert_int_equal(agency_list(f->reg, collect, &fd, f->err, sizeof f->err), 0);
@@ -402,7 +430,7 @@ struct racer {
 static void *race_add(void *arg)
 {
     struct racer *r = arg;
-    r->rc = agency_add(r->f->reg, "race", ROLE_VERIFIER, NULL, r->out, r->err, sizeof r->err);
+    r->rc = agency_add(r->f->reg, r->f->keys, "race", ROLE_VERIFIER, NULL, r->out, r->err, sizeof r->err);
     return NULL;
 }
 

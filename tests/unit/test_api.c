@@ -37,6 +37,7 @@
 #include "appliance/hn.h"
 #include "appliance/metrics.h"
 #include "appliance/register.h"
+#include "keys/keys.h"
 
 #define NOW 1796083200 /* 2026-12-01T00:00:00Z */
 
@@ -44,6 +45,7 @@
 
 static char dir[256];
 static struct reg *reg;
+static struct keyholder *keys; /* a pure unit test: a plain-file master key */
 static struct metrics *metrics;
 static struct api *api;
 
@@ -72,8 +74,13 @@ static int setup(void **state)
     if (!mkdtemp(dir))
         return -1;
     struct reg_result res = {0};
-    struct reg_options o = {.sync = false, .now = NOW};
-    if (reg_init(dir, &res) != REG_OK || reg_open(dir, &o, &reg, &res) != REG_OK) {
+    static const struct keys_options software = {.insecure_software_key = true};
+    if (reg_init(dir, &software, &keys, &res) != REG_OK) {
+        fprintf(stderr, "register: %s: %s\n", res.field, res.msg);
+        return -1;
+    }
+    struct reg_options o = {.sync = false, .now = NOW, .keys = keys};
+    if (reg_open(dir, &o, &reg, &res) != REG_OK) {
         fprintf(stderr, "register: %s: %s\n", res.field, res.msg);
         return -1;
     }
@@ -87,6 +94,7 @@ static int teardown(void **state)
     api_free(api);
     metrics_free(metrics);
     reg_close(reg);
+    keys_holder_close(keys);
     return nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 

@@ -1,9 +1,13 @@
 /*
- * tests/unit/test_keys.c - the keyring: envelopes, key file, index MACs.
+ * tests/unit/test_keys.c - the keyring: envelopes, data-encryption keys and
+ * their rotation, wrapped secrets, the key file, index MACs.
  *
- * Pinned values (derived keys, an index MAC) were computed independently from
+ * Pinned values (the HN key, an index MAC) were computed independently from
  * RFC 5869 and RFC 2104 for the master key 00 01 02 .. 1f; they guard against
- * any change to the derivation, which would make existing registers unreadable.
+ * any change to the derivation, which would make existing registers
+ * unreadable.  DEKs are random per register and stored wrapped; here DEK 1
+ * is given fixed bytes (PINNED_DEK1) so that envelopes can be checked against
+ * their specification with OpenSSL alone.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +18,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +54,18 @@ static void counting_master(uint8_t master[KEYS_MASTER_LEN])
         master[i] = (uint8_t)i;
 }
 
+/* DEK 1 of the test keyrings: PINNED_DEK1 for fill 0, `fill` bytes otherwise. */
+static void add_dek1(struct keyring *kr, uint8_t fill)
+{
+    uint8_t dek[KEYS_DEK_LEN];
+    struct keys_err err;
+    if (fill == 0)
+        memcpy(dek, PINNED_DEK1, sizeof(dek));
+    else
+        memset(dek, fill, sizeof(dek));
+    assert_int_equal(keys_add_dek(kr, 1, dek, &err), KEYS_OK);
+}
+
 static struct keyring *keyring_with_master_byte(uint8_t fill)
 {
     uint8_t master[KEYS_MASTER_LEN];
@@ -60,6 +77,8 @@ static struct keyring *keyring_with_master_byte(uint8_t fill)
         memset(master, fill, sizeof(master));
     assert_int_equal(keys_from_master(master, &kr, &err), KEYS_OK);
     assert_non_null(kr);
+    assert_int_equal(keys_current_id(kr), 0);
+    add_dek1(kr, fill);
     return kr;
 }
 
@@ -542,6 +561,8 @@ static void test_key_file_opens_to_its_master(void **state)
     assert_int_equal(fread(file, 1, sizeof(file), f), sizeof(file));
     fclose(f);
     assert_int_equal(keys_from_master(file + 8, &from_bytes, &err), KEYS_OK);
+    add_dek1(from_file, 0x33);
+    add_dek1(from_bytes, 0x33);
 
     size_t len;
     uint8_t *sealed = seal_record(from_file, &len);
@@ -646,8 +667,9 @@ static void test_memlock_limit_is_not_fatal(void **state)
     keys_close(kr);
 }
 
-#define THREADS 8
-#define ROUNDS  500
+#define THREADS                 8
+#define THREADS_DURING_ROTATION 4
+#define ROUNDS                  500
 
 static void *seal_and_open_many(void *arg)
 {
@@ -685,6 +707,145 @@ static void test_concurrent_use_of_one_keyring(void **state)
     keys_close(kr);
 }
 
+/* ---- data-encryption keys and rotation -------------------------------------------- */
+
+static void test_dek_table_rules(void **state)
+{
+    (void)state;
+    struct keyring *kr = test_keyring();
+    struct keys_err err = {{0}};
+    uint8_t dek[KEYS_DEK_LEN];
+    memset(dek, 0x77, sizeof(dek));
+    assert_int_equal(keys_add_dek(kr, 0, dek, &err), KEYS_EFORMAT);
+    assert_int_equal(keys_add_dek(kr, 1, dek, &err), KEYS_EEXIST);     /* other bytes */
+    assert_int_equal(keys_add_dek(kr, 1, PINNED_DEK1, &err), KEYS_OK); /* the same again */
+    assert_int_equal(keys_use_dek(kr, 9, &err), KEYS_EUNKNOWN);
+    for (uint32_t id = 2; id <= KEYS_MAX_DEKS; id++) {
+        dek[0] = (uint8_t)id;
+        assert_int_equal(keys_add_dek(kr, id, dek, &err), KEYS_OK);
+    }
+    dek[0] = 0;
+    assert_int_equal(keys_add_dek(kr, KEYS_MAX_DEKS + 1, dek, &err), KEYS_EFULL);
+    assert_int_equal(keys_current_id(kr), 1); /* adding never switches */
+    assert_true(keys_has_dek(kr, KEYS_MAX_DEKS));
+    assert_false(keys_has_dek(kr, KEYS_MAX_DEKS + 1));
+    keys_close(kr);
+
+    /* No DEK yet: nothing can be sealed. */
+    uint8_t master[KEYS_MASTER_LEN] = {0}, sealed[KEYS_SEAL_OVERHEAD];
+    assert_int_equal(keys_from_master(master, &kr, &err), KEYS_OK);
+    assert_int_equal(keys_seal(kr, NULL, 0, NULL, 0, sealed, &err), KEYS_EUNKNOWN);
+    keys_close(kr);
+}
+
+/* After a switch new envelopes name the new key, and old ones still open. */
+static void test_rotation_keeps_old_envelopes_readable(void **state)
+{
+    (void)state;
+    struct keyring *kr = test_keyring();
+    struct keys_err err;
+    size_t len;
+    uint8_t *old = seal_record(kr, &len);
+    uint8_t dek2[KEYS_DEK_LEN];
+    memset(dek2, 0x42, sizeof(dek2));
+    assert_int_equal(keys_add_dek(kr, 2, dek2, &err), KEYS_OK);
+    assert_int_equal(keys_use_dek(kr, 2, &err), KEYS_OK);
+    assert_int_equal(keys_current_id(kr), 2);
+    uint8_t *fresh = seal_record(kr, &len);
+    assert_int_equal(keys_envelope_key_id(old, len), 1);
+    assert_int_equal(keys_envelope_key_id(fresh, len), 2);
+    assert_int_equal(keys_envelope_key_id(fresh, KEYS_SEAL_OVERHEAD - 1), 0);
+    uint8_t out[sizeof(RECORD)];
+    size_t out_len;
+    assert_int_equal(open_record(kr, HN, old, len, out, &out_len), KEYS_OK);
+    assert_int_equal(open_record(kr, HN, fresh, len, out, &out_len), KEYS_OK);
+    assert_memory_equal(out, RECORD, out_len);
+    free(old);
+    free(fresh);
+    keys_close(kr);
+}
+
+struct rotating {
+    struct keyring *kr;
+    atomic_bool stop;
+};
+
+static void *rotate_while_others_seal(void *arg)
+{
+    struct rotating *r = arg;
+    uint8_t dek[KEYS_DEK_LEN];
+    for (uint32_t id = 2; id <= KEYS_MAX_DEKS && !atomic_load(&r->stop); id++) {
+        memset(dek, (int)id, sizeof(dek));
+        if (keys_add_dek(r->kr, id, dek, NULL) != KEYS_OK ||
+            keys_use_dek(r->kr, id, NULL) != KEYS_OK)
+            return (void *)1;
+        usleep(200);
+    }
+    return NULL;
+}
+
+/* Threads seal and open while another adds keys and switches between them. */
+static void test_rotation_under_concurrent_use(void **state)
+{
+    (void)state;
+    struct rotating r = {.kr = test_keyring()};
+    pthread_t rot, threads[THREADS_DURING_ROTATION];
+    for (int i = 0; i < THREADS_DURING_ROTATION; i++)
+        assert_int_equal(pthread_create(&threads[i], NULL, seal_and_open_many, r.kr), 0);
+    assert_int_equal(pthread_create(&rot, NULL, rotate_while_others_seal, &r), 0);
+    for (int i = 0; i < THREADS_DURING_ROTATION; i++) {
+        void *failed;
+        assert_int_equal(pthread_join(threads[i], &failed), 0);
+        assert_null(failed);
+    }
+    atomic_store(&r.stop, true);
+    void *failed;
+    assert_int_equal(pthread_join(rot, &failed), 0);
+    assert_null(failed);
+    keys_close(r.kr);
+}
+
+/* ---- wrapped secrets --------------------------------------------------------------- */
+
+static void test_wrapped_secrets_are_bound_to_their_label(void **state)
+{
+    (void)state;
+    uint8_t kek[32], other[32], wrapped[64 + KEYS_WRAP_OVERHEAD], out[64];
+    size_t n;
+    struct keys_err err;
+    memset(kek, 1, sizeof(kek));
+    memset(other, 2, sizeof(other));
+    assert_int_equal(keys_wrap(kek, "huduma dek 7", PINNED_DEK1, 32, wrapped, &err), KEYS_OK);
+    assert_true(keys_is_wrapped(wrapped, 32 + KEYS_WRAP_OVERHEAD));
+    assert_memory_equal(wrapped, KEYS_WRAP_MAGIC, 8);
+    assert_null(memmem(wrapped, 32 + KEYS_WRAP_OVERHEAD, PINNED_DEK1, 8));
+    assert_int_equal(
+        keys_unwrap(kek, "huduma dek 7", wrapped, 32 + KEYS_WRAP_OVERHEAD, out, &n, &err), KEYS_OK);
+    assert_int_equal(n, 32);
+    assert_memory_equal(out, PINNED_DEK1, 32);
+    n = 99;
+    assert_int_equal(
+        keys_unwrap(kek, "huduma dek 8", wrapped, 32 + KEYS_WRAP_OVERHEAD, out, &n, &err),
+        KEYS_EAUTH);
+    assert_int_equal(n, 0);
+    assert_all_zero(out, 32);
+    assert_int_equal(
+        keys_unwrap(other, "huduma dek 7", wrapped, 32 + KEYS_WRAP_OVERHEAD, out, &n, &err),
+        KEYS_EAUTH);
+    wrapped[20] ^= 1;
+    assert_int_equal(
+        keys_unwrap(kek, "huduma dek 7", wrapped, 32 + KEYS_WRAP_OVERHEAD, out, &n, &err),
+        KEYS_EAUTH);
+    wrapped[20] ^= 1;
+    wrapped[0] ^= 1;
+    assert_int_equal(
+        keys_unwrap(kek, "huduma dek 7", wrapped, 32 + KEYS_WRAP_OVERHEAD, out, &n, &err),
+        KEYS_EFORMAT);
+    assert_int_equal(
+        keys_unwrap(kek, "huduma dek 7", wrapped, KEYS_WRAP_OVERHEAD - 1, out, &n, &err),
+        KEYS_EFORMAT);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -713,6 +874,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_key_file_missing_or_not_a_file, make_tmp, remove_tmp),
         cmocka_unit_test(test_memlock_limit_is_not_fatal),
         cmocka_unit_test(test_concurrent_use_of_one_keyring),
+        cmocka_unit_test(test_dek_table_rules),
+        cmocka_unit_test(test_rotation_keeps_old_envelopes_readable),
+        cmocka_unit_test(test_rotation_under_concurrent_use),
+        cmocka_unit_test(test_wrapped_secrets_are_bound_to_their_label),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -352,6 +352,9 @@ static struct keyring *test_keyring(void)
     struct keyring *kr = NULL;
     struct keys_err kerr;
     assert_int_equal(keys_from_master(master, &kr, &kerr), KEYS_OK);
+    uint8_t dek[KEYS_DEK_LEN];
+    memset(dek, 0x5a, sizeof dek); /* DEKs are random and wrapped in the register; any will do */
+    assert_int_equal(keys_add_dek(kr, 1, dek, &kerr), KEYS_OK);
     return kr;
 }
 

@@ -47,6 +47,7 @@
 
 #include "appliance/hn.h"
 #include "appliance/register.h"
+#include "keys/keys.h"
 
 #define NOW_2026_06_01 1780304400 /* 2026-06-01T09:00:00Z (12:00 in Nairobi) */
 #define NOW_2026_08_01 1785574800 /* 2026-08-01T09:00:00Z */
@@ -57,13 +58,18 @@
 struct fx {
     char dir[64];
     struct reg *r;
+    struct keyholder *keys;
 };
+
+/* A pure unit test: the master key in a plain file (tests/unit/test_tpm.c and
+ * the integration tests use a real swtpm). */
+static const struct keys_options SOFTWARE_KEY = {.insecure_software_key = true};
 
 static void reopen(struct fx *f, int64_t now)
 {
     reg_close(f->r);
     f->r = NULL;
-    struct reg_options opt = {.sync = false, .now = now};
+    struct reg_options opt = {.sync = false, .now = now, .keys = f->keys};
     struct reg_result res = {0};
     if (reg_open(f->dir, &opt, &f->r, &res) != REG_OK)
         fail_msg("reg_open: %s", res.msg);
@@ -82,14 +88,15 @@ static int setup(void **state)
         return -1;
     snprintf(f->dir, sizeof f->dir, "/tmp/test_register.XXXXXX");
     struct reg_result res = {0};
-    if (!mkdtemp(f->dir) || reg_init(f->dir, &res) != REG_OK) {
+    if (!mkdtemp(f->dir) || reg_init(f->dir, &SOFTWARE_KEY, &f->keys, &res) != REG_OK) {
         fprintf(stderr, "cannot create a register: %s\n", res.msg);
         free(f);
         return -1;
     }
-    struct reg_options opt = {.sync = false, .now = NOW_2026_06_01};
+    struct reg_options opt = {.sync = false, .now = NOW_2026_06_01, .keys = f->keys};
     if (reg_open(f->dir, &opt, &f->r, &res) != REG_OK) {
         fprintf(stderr, "reg_open: %s\n", res.msg);
+        keys_holder_close(f->keys);
         nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
         free(f);
         return -1;
@@ -102,6 +109,7 @@ static int teardown(void **state)
 {
     struct fx *f = *state;
     reg_close(f->r);
+    keys_holder_close(f->keys);
     int rc = nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
     free(f);
     return rc;

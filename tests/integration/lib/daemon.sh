@@ -13,7 +13,8 @@
 #   api kra POST /v1/verify @"$WORK/claims.json"; [ "$code" = 200 ]
 #
 # What it sets: SAN HUDUMA HUDUMAD (the sanitized build), WORK (removed on any
-# exit), HUDUMA_DIR (the register), LOG (the daemon's stderr), CA, CERTS, T
+# exit), HUDUMA_DIR (the register, with its own swtpm: lib/swtpm.sh, stopped on
+# exit; HUDUMA_TCTI and TPM2TOOLS_TCTI point at it), LOG (the daemon's stderr), CA, CERTS, T
 # (bound on any one command, seconds), STARTED, failures, PORT, dpid (the
 # daemon's pid, empty when it runs no more), tpid (the pid of its `timeout`
 # wrapper).  Hooks a script may define before start_daemon:
@@ -28,6 +29,7 @@
 # server certificate's 127.0.0.1).
 
 SAN=${HUDUMA_SAN_BIN:?HUDUMA_SAN_BIN must name the directory of the sanitized binaries}
+. "$(dirname "$0")/lib/swtpm.sh"
 HUDUMA=$SAN/huduma
 HUDUMAD=$SAN/hudumad
 T=60
@@ -83,6 +85,7 @@ stop_daemon() {
 lib_cleanup() {
     if command -v on_cleanup >/dev/null 2>&1; then on_cleanup || :; fi
     stop_daemon
+    swtpm_stop_all
     rm -rf "$WORK"
 }
 
@@ -98,6 +101,7 @@ lib_init() {
     trap lib_cleanup EXIT
     trap 'exit 130' INT TERM HUP
     export HUDUMA_DIR="$WORK/reg"
+    swtpm_start "$HUDUMA_DIR" # the register's TPM: a real swtpm, state in $HUDUMA_DIR/tpm
     # A sanitizer report stops the process and lands in its log (see no_sanitizer_report).
     export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:halt_on_error=1"
     export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"

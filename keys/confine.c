@@ -1,0 +1,155 @@
+/*
+ * keys/confine.c - cutting hudumad's network process off from the TPM.
+ *
+ * The network process never opens the TPM, but a process that was taken over
+ * could try.  keys_forget_tpm() moves it into a mount namespace of its own
+ * (unshare(CLONE_NEWNS), all mounts made private so nothing leaks back to the
+ * host) and covers, in that namespace only, every way to the TPM:
+ *
+ *   /dev/tpm0, /dev/tpmrm0        /dev/null bind-mounted over them
+ *   the swtpm socket's directory  an empty read-only tmpfs mounted over it
+ *                                 (<register>/tpm by default; a directory,
+ *                                 not the socket file, so a swtpm restarted
+ *                                 later, which makes a new socket, stays
+ *                                 out of reach too)
+ *
+ * The key process, forked before, keeps the host's view.  Without the
+ * privilege to make a mount namespace, an unprivileged user namespace is
+ * tried (mapping the caller's own uid and gid, so files keep their owners).
+ * A TPM reached over TCP (swtpm:host=...,port=...) cannot be hidden this way;
+ * that configuration is for development and is reported as KEYS_EDENIED.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "keys/keyring_internal.h"
+
+static const char *const devices[] = {"/dev/tpm0", "/dev/tpmrm0"};
+static const char *const system_dirs[] = {"/", "/run", "/var/run", "/tmp", "/var", "/dev", NULL};
+
+static int write_text(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = write(fd, text, strlen(text));
+    close(fd);
+    return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+static int user_namespace(void)
+{
+    uid_t uid = getuid();
+    gid_t gid = getgid();
+    char map[64];
+    if (unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0)
+        return -1;
+    if (write_text("/proc/self/setgroups", "deny") != 0)
+        return -1;
+    snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)uid, (unsigned)uid);
+    if (write_text("/proc/self/uid_map", map) != 0)
+        return -1;
+    snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)gid, (unsigned)gid);
+    return write_text("/proc/self/gid_map", map);
+}
+
+static int own_namespace(struct keys_err *err)
+{
+    if (unshare(CLONE_NEWNS) != 0 && user_namespace() != 0)
+        return keys_fail(err, KEYS_EDENIED,
+                         "cannot make a mount namespace to hide the TPM from the network "
+                         "process: %s",
+                         strerror(errno));
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+        return keys_fail(err, KEYS_EDENIED, "cannot make mounts private: %s", strerror(errno));
+    return KEYS_OK;
+}
+
+/* The swtpm socket path of a "swtpm:path=P" or "mssim:path=P" TCTI; false for others. */
+static bool socket_path(const char *tcti, char *out, size_t len, bool *tcp)
+{
+    *tcp = false;
+    if (strncmp(tcti, "swtpm:", 6) != 0 && strncmp(tcti, "mssim:", 6) != 0)
+        return false;
+    const char *p = strstr(tcti, "path=");
+    if (p == NULL) {
+        *tcp = true;
+        return false;
+    }
+    p += 5;
+    size_t n = strcspn(p, ",");
+    if (n == 0 || n >= len)
+        return false;
+    memcpy(out, p, n);
+    out[n] = '\0';
+    return true;
+}
+
+static bool is_system_dir(const char *dir)
+{
+    for (const char *const *d = system_dirs; *d; d++)
+        if (strcmp(dir, *d) == 0)
+            return true;
+    return false;
+}
+
+static int cover_dir(const char *dir, struct keys_err *err)
+{
+    if (is_system_dir(dir))
+        return keys_fail(err, KEYS_EDENIED,
+                         "the swtpm socket sits in %s, which cannot be "
+                         "hidden; give swtpm a directory of its own",
+                         dir);
+    if (mount("none", dir, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k") != 0)
+        return keys_fail(err, KEYS_EDENIED, "cannot hide %s: %s", dir, strerror(errno));
+    return KEYS_OK;
+}
+
+static int cover_devices(struct keys_err *err)
+{
+    for (size_t i = 0; i < sizeof(devices) / sizeof(devices[0]); i++) {
+        struct stat st;
+        if (stat(devices[i], &st) != 0)
+            continue;
+        if (mount("/dev/null", devices[i], NULL, MS_BIND, NULL) != 0)
+            return keys_fail(err, KEYS_EDENIED, "cannot hide %s: %s", devices[i], strerror(errno));
+    }
+    return KEYS_OK;
+}
+
+int keys_forget_tpm(const char *register_dir, const struct keys_options *o, struct keys_err *err)
+{
+    char tcti[256], path[PATH_MAX];
+    bool tcp;
+    if (o != NULL && o->tcti != NULL && o->tcti[0] != '\0')
+        snprintf(tcti, sizeof(tcti), "%s", o->tcti);
+    else
+        keys_tcti_default(register_dir, tcti, sizeof(tcti));
+    bool has_socket = socket_path(tcti, path, sizeof(path), &tcp);
+    if (tcp)
+        return keys_fail(err, KEYS_EDENIED,
+                         "the TPM is reached over TCP (%s), which a mount "
+                         "namespace cannot hide",
+                         tcti);
+    int rc = own_namespace(err);
+    if (rc == KEYS_OK)
+        rc = cover_devices(err);
+    if (rc == KEYS_OK && has_socket) {
+        char *slash = strrchr(path, '/');
+        if (slash == path)
+            slash[1] = '\0';
+        else if (slash != NULL)
+            *slash = '\0';
+        struct stat st;
+        if (slash != NULL && stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+            rc = cover_dir(path, err);
+    }
+    return rc;
+}
