@@ -15,6 +15,11 @@
  *   4. hand the remote key holder to the TLS context (tls.c unwraps the
  *      server key through it) and, through reg_options, to the register.
  *
+ * Both processes also give OpenSSL a secure heap (locked, never dumped,
+ * cleared when freed) before the fork, so that the private keys OpenSSL
+ * itself holds - the TLS server key in the network process, the software
+ * signing key - live in it too.
+ *
  * The key process logs through this process's log (key=value lines with
  * process=keys).  With --insecure-software-key there is no TPM: the master
  * key is a plain file, and every start says so at warning level.
@@ -24,6 +29,7 @@
 #include "log.h"
 #include "tls.h"
 
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +57,21 @@ void daemon_keys_options(const struct config *cfg, bool insecure_software_key,
     o->insecure_software_key = insecure_software_key;
 }
 
+#define SECURE_HEAP_BYTES (64 * 1024)
+#define SECURE_HEAP_MIN   32
+
+static void secure_heap(void)
+{
+    int rc = CRYPTO_secure_malloc_initialized()
+                 ? 1
+                 : CRYPTO_secure_malloc_init(SECURE_HEAP_BYTES, SECURE_HEAP_MIN);
+    if (rc == 0)
+        log_warn("OpenSSL's secure heap is unavailable: its private keys stay in ordinary memory",
+                 NULL);
+    else if (rc == 2)
+        log_warn("OpenSSL's secure heap could not be locked in memory (RLIMIT_MEMLOCK)", NULL);
+}
+
 static void cut_off_the_tpm(const struct config *cfg, const struct keys_options *o)
 {
     struct keys_err err;
@@ -72,6 +93,7 @@ int daemon_keys_start(const struct config *cfg, bool insecure_software_key, stru
     bool child = false;
     memset(dk, 0, sizeof *dk);
     daemon_keys_options(cfg, insecure_software_key, &dk->opt);
+    secure_heap();
     if (insecure_software_key)
         log_warn("INSECURE: --insecure-software-key: the master key is a plain file in the "
                  "register directory, protected by no TPM; never run the appliance like this",
