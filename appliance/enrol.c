@@ -7,10 +7,17 @@
  *      answer back and creates nothing;
  *   2. its document numbers are claimed: one held by another person refuses it;
  *   3. its blocking key (folded names, date of birth, sex) is looked up: anyone
- *      sharing it is a possible duplicate, and the enrolment is held as pending
- *      adjudication with them as candidates instead of getting a number;
+ *      sharing it is a possible duplicate, and so is anyone the biometric
+ *      search found (below); with any candidate the enrolment is held as
+ *      pending adjudication instead of getting a number;
  *   4. otherwise a number is issued and the record, its first history entry,
- *      its biometrics, its indexes and an event are written.
+ *      its biometrics, its indexes (the biometric index entry among them) and
+ *      an event are written.
+ * Before the transaction, an enrolment with biometrics (everyone from 6) is
+ * searched 1:N against the gallery (register_bio.c): candidates in the
+ * deduplication band or above come with their finger and face scores.  The
+ * search claims the probe until the commit, so two enrolments of one person
+ * at the same moment cannot both pass.
  * Adjudication later assigns a number to a pending enrolment or refuses it.
  */
 #include "register_impl.h"
@@ -29,6 +36,9 @@ struct enrolment {
     struct biometrics *bio; /* NULL when none were sent */
     enum rule_mode mode;
     struct enrol_answer *ans;
+    struct bio_person *probe; /* bio prepared, NULL without biometrics */
+    struct bio_result *found; /* the biometric search's candidates */
+    char subject[BIO_SUBJECT_MAX + 1]; /* what the index entry went in under ("" none) */
 };
 
 /* ---- input ------------------------------------------------------------------------ */
@@ -158,6 +168,29 @@ int reg_enrolment_status(struct reg *r, const char *enrolment_id, struct enrol_a
     return REG_OK;
 }
 
+/* Adds the biometric search's candidates (subjects: a number, or "P" + an
+ * enrolment id), with their scores; a candidate already named by the
+ * blocking key gets the scores. */
+static void add_biometric_candidates(struct enrol_answer *a, const struct bio_result *found)
+{
+    for (unsigned i = 0; found && i < found->n; i++) {
+        const struct bio_candidate *c = &found->c[i];
+        char name[sizeof a->candidates[0]];
+        if (c->subject[0] == 'P')
+            snprintf(name, sizeof name, "pending:%s", c->subject + 1);
+        else
+            snprintf(name, sizeof name, "%s", c->subject);
+        unsigned k = 0;
+        while (k < a->ncandidates && strcmp(a->candidates[k], name) != 0)
+            k++;
+        if (k == ENROL_MAX_CANDIDATES)
+            continue;
+        if (k == a->ncandidates)
+            memcpy(a->candidates[a->ncandidates++], name, sizeof name);
+        a->scores[k] = (struct candidate_score){true, c->band, c->scores};
+    }
+}
+
 /* Fills the candidates from a blocking list ("H<hn>" / "P<id>" lines). */
 static void add_candidates(struct enrol_answer *a, const char *list, size_t len)
 {
@@ -190,6 +223,51 @@ static const char *outcome_name(enum enrol_outcome o)
     return "unknown";
 }
 
+/* [{"candidate", "band", "finger_score", "fingers_compared", "face_score"}] for
+ * the candidates the biometric search found. */
+static json_t *scores_json(const struct enrol_answer *a)
+{
+    json_t *list = json_array();
+    for (unsigned i = 0; list && i < a->ncandidates; i++) {
+        const struct candidate_score *s = &a->scores[i];
+        if (!s->biometric)
+            continue;
+        json_t *o = json_pack("{s:s, s:s, s:i}", "candidate", a->candidates[i], "band",
+                              bio_band_name(s->band), "fingers_compared", (int)s->scores.fingers);
+        if (o && s->scores.fingers)
+            json_object_set_new(o, "finger_score", json_real(s->scores.finger));
+        if (o && s->scores.face_compared)
+            json_object_set_new(o, "face_score", json_real(s->scores.face));
+        json_array_append_new(list, o);
+    }
+    return list;
+}
+
+/* Reads back what scores_json() wrote (a held enrolment's). */
+static void scores_from_json(const json_t *list, struct enrol_answer *a)
+{
+    size_t i;
+    json_t *o;
+    json_array_foreach(list, i, o)
+    {
+        const char *name = json_string_value(json_object_get(o, "candidate"));
+        for (unsigned k = 0; name && k < a->ncandidates; k++) {
+            if (strcmp(a->candidates[k], name) != 0)
+                continue;
+            struct candidate_score *s = &a->scores[k];
+            const char *band = json_string_value(json_object_get(o, "band"));
+            s->biometric = true;
+            for (int b = BIO_BAND_NONE; band && b <= BIO_BAND_HIGH; b++)
+                if (strcmp(band, bio_band_name((enum bio_band)b)) == 0)
+                    s->band = (enum bio_band)b;
+            s->scores.fingers = (unsigned)json_integer_value(json_object_get(o, "fingers_compared"));
+            s->scores.finger = (float)json_number_value(json_object_get(o, "finger_score"));
+            s->scores.face_compared = json_object_get(o, "face_score") != NULL;
+            s->scores.face = (float)json_number_value(json_object_get(o, "face_score"));
+        }
+    }
+}
+
 json_t *enrol_answer_json(const struct enrol_answer *a, bool with_candidates)
 {
     json_t *o = json_pack("{s:s, s:s}", "outcome", outcome_name(a->outcome), "enrolment_id",
@@ -201,6 +279,11 @@ json_t *enrol_answer_json(const struct enrol_answer *a, bool with_candidates)
         for (unsigned i = 0; i < a->ncandidates; i++)
             json_array_append_new(list, json_string(a->candidates[i]));
         json_object_set_new(o, "candidates", list);
+        json_t *scores = scores_json(a);
+        if (json_array_size(scores) > 0)
+            json_object_set_new(o, "candidate_scores", scores);
+        else
+            json_decref(scores);
     }
     return o;
 }
@@ -224,9 +307,13 @@ static int hold_pending(struct reg *r, struct store_txn *tx, struct enrolment *e
     for (unsigned i = 0; i < e->ans->ncandidates; i++)
         json_array_append_new(cands, json_string(e->ans->candidates[i]));
     json_object_set_new(held, "candidates", cands);
+    json_object_set_new(held, "candidate_scores", scores_json(e->ans));
     if (e->bio)
         json_object_set_new(held, "biometrics", biometrics_to_json(e->bio));
     rc = put_sealed_json(r, tx, CF_PENDING, id, strlen(id), id, held, res);
+    snprintf(e->subject, sizeof e->subject, "P%s", id);
+    if (rc == REG_OK && e->probe)
+        rc = reg_bio_stage(r, tx, e->subject, e->probe, res);
     struct idx_key k;
     key_enrolment(&k, id);
     struct st_err err;
@@ -262,6 +349,9 @@ static int assign(struct reg *r, struct store_txn *tx, struct enrolment *e, cons
         rc = due_index_update(r, tx, NULL, p, res);
     if (rc == REG_OK && e->bio)
         rc = put_biometrics(r, tx, p->hn, e->bio, res);
+    snprintf(e->subject, sizeof e->subject, "%s", p->hn);
+    if (rc == REG_OK && e->probe)
+        rc = reg_bio_stage(r, tx, e->subject, e->probe, res);
     if (rc != REG_OK)
         return rc;
     struct idx_key k;
@@ -283,6 +373,7 @@ static int enrol_txn(struct reg *r, struct store_txn *tx, void *ctx, struct reg_
     memset(e->ans, 0, sizeof *e->ans);
     snprintf(e->ans->enrolment_id, sizeof e->ans->enrolment_id, "%s", m->id);
     e->p.hn[0] = '\0';
+    e->subject[0] = '\0';
 
     struct idx_key k;
     key_enrolment(&k, m->id);
@@ -309,11 +400,37 @@ static int enrol_txn(struct reg *r, struct store_txn *tx, void *ctx, struct reg_
         add_candidates(e->ans, val, vlen);
         free(val);
     }
+    add_biometric_candidates(e->ans, e->found);
     if (e->ans->ncandidates > 0)
         return hold_pending(r, tx, e, res);
     struct change_note note = {.reason = e->mode == RULES_BIRTH ? "birth" : "enrolment",
                                .officer = m->officer};
     return assign(r, tx, e, e->mode == RULES_BIRTH ? "birth" : "enrolment", &note, res);
+}
+
+/* Searches the gallery when biometrics were sent, then runs the transaction;
+ * the claim the search made is settled with what was committed. */
+static int enrol_searched(struct reg *r, struct enrolment *e, struct reg_result *res)
+{
+    struct bio_claim *claim = NULL;
+    int rc = REG_OK;
+    if (e->bio && (e->bio->nfingers > 0 || e->bio->face_model[0])) {
+        e->found = calloc(1, sizeof *e->found);
+        rc = e->found ? reg_bio_prepare(e->bio, &e->probe, res)
+                      : reg_fail(res, REG_ESTORAGE, NULL, "out of memory");
+        if (rc == REG_OK)
+            rc = reg_bio_dedup(r, e->probe, e->found, &claim, res);
+        if (rc != REG_OK) {
+            bio_person_free(e->probe);
+            free(e->found);
+            return rc;
+        }
+    }
+    rc = reg_in_txn(r, enrol_txn, e, res);
+    bool committed = rc == REG_OK && e->subject[0];
+    reg_bio_settle(r, claim, committed ? e->subject : NULL); /* takes the probe over */
+    free(e->found);
+    return rc;
 }
 
 static int enrol_common(struct reg *r, const json_t *record, enum rule_mode mode,
@@ -331,7 +448,7 @@ static int enrol_common(struct reg *r, const json_t *record, enum rule_mode mode
         rc = check_person(r, &e->p, e->bio, mode, res);
     if (rc == REG_OK) {
         derive_bio_status(r, &e->p, e->bio);
-        rc = reg_in_txn(r, enrol_txn, e, res);
+        rc = enrol_searched(r, e, res);
     }
     if (e->bio) {
         explicit_bzero(e->bio, sizeof *e->bio);
@@ -361,6 +478,7 @@ struct decision {
     const char *same_as;
     const struct change_note *note;
     struct enrol_answer *ans;
+    struct bio_person *prepared; /* the held biometrics, for the index after the commit */
 };
 
 static int load_pending(struct reg *r, struct store_txn *tx, const char *id, json_t **held,
@@ -407,6 +525,14 @@ static int decide_txn(struct reg *r, struct store_txn *tx, void *ctx, struct reg
 
     char owner[ID_MAX_LEN + 2];
     snprintf(owner, sizeof owner, "P%s", d->id);
+    bio_person_free(d->prepared); /* from an attempt that was retried */
+    d->prepared = NULL;
+    bool indexed = e.bio && (e.bio->nfingers > 0 || e.bio->face_model[0]);
+    if (rc == REG_OK && indexed)
+        rc = reg_bio_unstage(r, tx, owner, res);
+    if (rc == REG_OK && indexed && !d->same_as)
+        rc = reg_bio_prepare(e.bio, &d->prepared, res);
+    e.probe = d->prepared;
     if (rc == REG_OK)
         rc = docs_release(r, tx, &e.p, owner, res);
     if (rc == REG_OK)
@@ -443,8 +569,18 @@ int reg_adjudicate(struct reg *r, const char *enrolment_id, const char *same_as,
         if (rc != REG_OK)
             return rc;
     }
-    struct decision d = {enrolment_id, same_as, note, ans};
-    return reg_in_txn(r, decide_txn, &d, res);
+    struct decision d = {enrolment_id, same_as, note, ans, NULL};
+    rc = reg_in_txn(r, decide_txn, &d, res);
+    if (rc == REG_OK) {
+        char held[ID_MAX_LEN + 2];
+        snprintf(held, sizeof held, "P%s", enrolment_id);
+        reg_bio_unindexed(r, held);
+    }
+    if (rc == REG_OK && d.prepared && ans->outcome == ENROL_ASSIGNED)
+        reg_bio_indexed(r, ans->hn, d.prepared);
+    else
+        bio_person_free(d.prepared);
+    return rc;
 }
 
 struct pending_walk {
@@ -475,6 +611,7 @@ static int pending_one(void *ctx, const char *key, size_t klen, const char *val,
             snprintf(a.candidates[a.ncandidates++], sizeof a.candidates[0], "%s",
                      json_string_value(c));
     }
+    scores_from_json(json_object_get(held, "candidate_scores"), &a);
     json_decref(held);
     return w->fn(w->ctx, &a);
 }

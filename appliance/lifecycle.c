@@ -47,6 +47,7 @@ struct correction {
     const json_t *changes;
     const struct change_note *note;
     uint32_t version;
+    struct bio_person *indexed; /* new biometrics, for the index after the commit */
 };
 
 static int merge_changes(struct reg *r, const struct person *cur, const json_t *changes,
@@ -169,6 +170,12 @@ static int correct_txn(struct reg *r, struct store_txn *tx, void *ctx, struct re
     if (rc == REG_OK && bio)
         rc = put_sealed_json(r, tx, CF_BIOMETRICS, next->hn, HN_LEN, next->hn,
                              biometrics_to_json(bio), res);
+    bio_person_free(c->indexed); /* from an attempt that was retried */
+    c->indexed = NULL;
+    if (rc == REG_OK && bio)
+        rc = reg_bio_prepare(bio, &c->indexed, res);
+    if (rc == REG_OK && c->indexed)
+        rc = reg_bio_stage(r, tx, next->hn, c->indexed, res);
     if (rc == REG_OK)
         rc = write_version(r, tx, next, "correction", c->note, res);
     if (rc == REG_OK)
@@ -197,10 +204,14 @@ int reg_correct(struct reg *r, const char *hn, const json_t *changes,
         if (json_object_get(changes, fixed_members[i]))
             return reg_fail(res, REG_EINVALID, fixed_members[i],
                             "is set by the register and cannot be corrected");
-    struct correction c = {hn, changes, note, 0};
+    struct correction c = {hn, changes, note, 0, NULL};
     rc = reg_in_txn(r, correct_txn, &c, res);
     if (rc == REG_OK && new_version)
         *new_version = c.version;
+    if (rc == REG_OK)
+        reg_bio_indexed(r, hn, c.indexed); /* new biometrics replace the index entry */
+    else
+        bio_person_free(c.indexed);
     return rc;
 }
 

@@ -165,6 +165,7 @@ int reg_open(const char *dir, const struct reg_options *opt, struct reg **out,
         return reg_from_st(res, rc, &err);
     }
     pthread_mutex_init(&r->hn_lock, NULL);
+    reg_bio_init(r, opt->bio);
     r->fixed_now = opt->now;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -180,6 +181,7 @@ void reg_close(struct reg *r)
     if (r->hn) {
         hn_scheme_free(r->hn);
         pthread_mutex_destroy(&r->hn_lock);
+        reg_bio_close(r);
     }
     store_close(r->st);
     keys_close(r->kr);

@@ -39,6 +39,14 @@ enum enrol_outcome {
 
 #define ENROL_MAX_CANDIDATES 8
 
+/* What made a candidate: biometric scores (when `biometric`), or names,
+ * date of birth and sex alone. */
+struct candidate_score {
+    bool biometric;
+    enum bio_band band;
+    struct bio_scores scores;
+};
+
 struct enrol_answer {
     enum enrol_outcome outcome;
     bool pending_replayed; /* ENROL_PENDING for an enrolment id seen before */
@@ -47,6 +55,7 @@ struct enrol_answer {
     unsigned ncandidates;
     /* a Huduma Number, or "pending:<enrolment id>" for another held enrolment */
     char candidates[ENROL_MAX_CANDIDATES][ID_MAX_LEN + 10];
+    struct candidate_score scores[ENROL_MAX_CANDIDATES];
 };
 
 /* Who changed a record, why, and on what evidence. */
@@ -60,9 +69,25 @@ struct reg;
 struct keyholder;
 struct keys_options;
 
+/* Biometric decisions (docs/biometrics.md; hudumad.conf [biometrics]). */
+struct bio_settings {
+    struct bio_thresholds thresholds;
+    enum bio_band dedup_band;    /* a candidate this good holds an enrolment (medium) */
+    enum bio_band verify_band;   /* a verification this good is a match (medium) */
+    enum bio_band identify_band; /* candidates an identification reports (low) */
+    unsigned identify_max;       /* at most this many (10) */
+};
+void bio_settings_default(struct bio_settings *s);
+/* One `name = value` of [biometrics] (docs/configuration.md); -1 with why. */
+int bio_settings_key(struct bio_settings *s, const char *name, const char *value, char *why,
+                     size_t len);
+/* The thresholds of each modality must rise from low to high; -1 with why. */
+int bio_settings_check(const struct bio_settings *s, char *why, size_t len);
+
 struct reg_options {
     bool sync;    /* sync the WAL on commit (default true; tests of speed may not) */
     int64_t now;  /* 0: the real clock; otherwise a fixed "now" (unix seconds) for tests */
+    const struct bio_settings *bio; /* NULL: the defaults */
     struct keyholder *keys; /* required: where the master key is (keys.h); the caller's */
 };
 
@@ -133,12 +158,35 @@ int reg_adjudicate(struct reg *r, const char *enrolment_id, const char *same_as,
 /* The answer as JSON: outcome, enrolment_id, huduma_number, candidates (when pending and asked). */
 json_t *enrol_answer_json(const struct enrol_answer *a, bool with_candidates);
 
+/* 1:1 biometric verification of a person against a probe (biometrics JSON as
+ * in docs/record.md): the scores of what both have, their band, and whether
+ * that band reaches the verification band.  Nothing compared (no biometrics
+ * on record, none in common) is no match. */
+struct bio_verdict {
+    bool compared;
+    bool match;
+    enum bio_band band;
+    struct bio_scores scores;
+};
+int reg_verify_biometrics(struct reg *r, const char *hn, const json_t *probe,
+                          struct bio_verdict *v, struct reg_result *res);
+
+/* 1:N identification: the numbered persons most like the probe, best first
+ * (at most reg_identify_max(), at least the identification band). */
+struct reg_candidate {
+    char hn[HN_LEN + 1];
+    enum bio_band band;
+    struct bio_scores scores;
+};
+int reg_identify(struct reg *r, const json_t *probe, struct reg_candidate *out, unsigned *n,
+                 struct reg_result *res);
+unsigned reg_identify_max(const struct reg *r);
+
 /* Huduma Numbers issued so far (a serial lost to a failed change counts too). */
 uint64_t reg_numbers_issued(struct reg *r);
 
 /* The register's database, for what lives beside the register in it (the
- * data-encryption keys and their rotation); its keyring is
- * store_keyring(reg_store(r)). */
+ * audit log); its keyring is store_keyring(reg_store(r)). */
 struct store *reg_store(struct reg *r);
 
 #endif

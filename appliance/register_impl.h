@@ -29,6 +29,10 @@ struct reg {
     pthread_mutex_t hn_lock;
     int64_t fixed_now;
     _Atomic uint64_t event_seq;
+    /* biometrics (register_bio.c) */
+    pthread_mutex_t bio_lock;
+    struct bioindex *bio; /* opened on first use */
+    struct bio_settings bio_set;
 };
 
 #define IDX_KEY_MAX (1 + ID_MAX_LEN + HN_LEN + 8)
@@ -80,6 +84,28 @@ int docs_release(struct reg *r, struct store_txn *tx, const struct person *p, co
                  struct reg_result *res);
 int due_index_update(struct reg *r, struct store_txn *tx, const struct person *before,
                      const struct person *after, struct reg_result *res);
+
+/* ---- biometrics (register_bio.c) ---- */
+void reg_bio_init(struct reg *r, const struct bio_settings *s);
+void reg_bio_close(struct reg *r);
+/* Prepares stored or sent biometrics for comparison (errors name "biometrics..."). */
+int reg_bio_prepare(const struct biometrics *bio, struct bio_person **out, struct reg_result *res);
+/* The deduplication search of an enrolment and its claim (docs: bioindex_claim);
+ * the claim holds probe until reg_bio_settle(), which takes it over. */
+int reg_bio_dedup(struct reg *r, const struct bio_person *probe, struct bio_result *found,
+                  struct bio_claim **claim, struct reg_result *res);
+void reg_bio_settle(struct reg *r, struct bio_claim *claim, const char *subject);
+/* Index entries staged in a transaction, and the in-memory index told after
+ * its commit (reg_bio_indexed takes p over). */
+int reg_bio_stage(struct reg *r, struct store_txn *tx, const char *subject,
+                  const struct bio_person *p, struct reg_result *res);
+int reg_bio_unstage(struct reg *r, struct store_txn *tx, const char *subject,
+                    struct reg_result *res);
+void reg_bio_indexed(struct reg *r, const char *subject, struct bio_person *p);
+void reg_bio_unindexed(struct reg *r, const char *subject);
+/* A person's stored biometrics (REG_ENOTFOUND when none). */
+int reg_stored_biometrics(struct reg *r, const char *hn, struct biometrics *out,
+                          struct reg_result *res);
 
 /* ---- rules (validate.c) ---- */
 enum rule_mode { RULES_ENROL, RULES_BIRTH, RULES_CORRECT };

@@ -7,16 +7,17 @@
  * files the triangles of its most central minutiae (bioindex_keys.c: a
  * 21-bit key of side lengths and relative directions, nothing a rotation or
  * translation changes) in one bucket table, as (slot, finger position, the
- * direction of the triangle's longest side).  A probe finger looks up its
- * own triangles; every gallery triangle of the same finger position in the
- * bucket is a meeting, which implies a rotation between the two captures,
- * and the gallery finger gets a vote for that rotation (16 bins, the nearest
- * two).  A mated finger's meetings agree on the rotation, chance meetings
- * scatter: a finger's score is its best rotation bin, a person's the sum
- * over the probe's fingers.  Buckets holding more than IX_CROWDED times the
- * mean are common shapes and are skipped.  (Hashing the cylinders
- * themselves, as MCC indexing does, found the mate far less often on our
- * synthetic galleries: docs/biometrics.md.)
+ * direction of the triangle's longest side, its centre).  A probe finger
+ * looks up its own triangles; every gallery triangle of the same finger
+ * position in the bucket is a meeting, which implies a rotation and a
+ * translation between the two captures, and the gallery finger gets a vote
+ * in that cell (16 rotation bins, the nearer neighbouring bin too; 40-pixel
+ * translation cells).  A mated finger's meetings agree, chance meetings
+ * scatter: a finger's score is its best cell, a person's the sum over the
+ * probe's fingers.  Buckets holding more than IX_CROWDED times the mean are
+ * common shapes and are skipped.  (Hashing the cylinders themselves, as MCC
+ * indexing does, found the mate far less often on our synthetic galleries:
+ * docs/biometrics.md.)
  *
  * Faces: the signs of the embedding (one bit per dimension), compared by
  * Hamming distance over every person with a face of the same model: an
@@ -603,29 +604,23 @@ static void turns_init(void)
 }
 
 /* The cells a meeting of probe triangle t and gallery entry v votes for:
- * the rotation's bin and the nearer neighbouring one, times the translation's
- * cell and the nearer neighbours in x and in y (8 cells, so that a mated
- * finger's meetings, which scatter a little, still share one). */
-static unsigned meeting_cells(const struct bio_triplet *t, uint64_t v, uint64_t cells[8])
+ * the rotation's bin and the nearer neighbouring one, at the translation's
+ * cell (so that a mated finger's meetings, which scatter a little in
+ * rotation, still share one). */
+static unsigned meeting_cells(const struct bio_triplet *t, uint64_t v, uint64_t cells[2])
 {
     unsigned gref = (unsigned)(v >> 28) & 255;
     float gx = (float)((int)((v >> 14) & 0x3fff) - 8192), gy = (float)((int)(v & 0x3fff) - 8192);
     unsigned rot = (t->ref - gref) & 255;
     float c = turns[rot][0], s = turns[rot][1];
     float tx = (float)t->cx - (c * gx - s * gy), ty = (float)t->cy - (s * gx + c * gy);
-    float fx = tx / IX_SHIFT_CELL + 16.0f, fy = ty / IX_SHIFT_CELL + 16.0f;
-    int x0 = (int)floorf(fx), y0 = (int)floorf(fy);
-    int x1 = fx - (float)x0 < 0.5f ? x0 - 1 : x0 + 1, y1 = fy - (float)y0 < 0.5f ? y0 - 1 : y0 + 1;
-    unsigned bin = rot >> 4,
-             near = ((rot & 15) < 8 ? bin + IX_ROT_BINS - 1 : bin + 1) % IX_ROT_BINS;
-    unsigned xs[2] = {(unsigned)x0 & 31, (unsigned)x1 & 31},
-             ys[2] = {(unsigned)y0 & 31, (unsigned)y1 & 31};
-    unsigned rs[2] = {bin, near}, n = 0;
-    for (unsigned r = 0; r < 2; r++)
-        for (unsigned i = 0; i < 2; i++)
-            for (unsigned j = 0; j < 2; j++)
-                cells[n++] = (v >> 40) << 18 | (uint64_t)rs[r] << 10 | xs[i] << 5 | ys[j];
-    return n;
+    unsigned x = (unsigned)((int)floorf(tx / IX_SHIFT_CELL) + 16) & 31;
+    unsigned y = (unsigned)((int)floorf(ty / IX_SHIFT_CELL) + 16) & 31;
+    unsigned bin = rot >> 4, near = ((rot & 15) < 8 ? bin + IX_ROT_BINS - 1 : bin + 1) % IX_ROT_BINS;
+    uint64_t base = (v >> 40) << 18 | x << 5 | y;
+    cells[0] = base | (uint64_t)bin << 10;
+    cells[1] = base | (uint64_t)near << 10;
+    return 2;
 }
 
 /* Votes of one probe finger: each meeting with a gallery triangle of the
@@ -643,7 +638,7 @@ static int vote_finger(const struct bioindex *ix, const struct mcc_finger *f, st
             continue;
         r->postings += b->n;
         for (uint32_t e = 0; e < b->n; e++) {
-            uint64_t v = b->v[e], cells[8];
+            uint64_t v = b->v[e], cells[2];
             if ((v >> 36 & 15) != f->position || !ix->slots[v >> 40].live)
                 continue;
             unsigned k = meeting_cells(&t[i], v, cells);

@@ -265,3 +265,7 @@ sh tests/bench/bench_api.sh
 # ---- dropping a flood: the XDP limiter vs an nftables meter (tests/bench/bench_ratelimit.sh) --
 echo
 sh tests/bench/bench_ratelimit.sh
+
+# ---- biometrics: the matcher on FVC2002, 1:1 speed, 1:N search, dedup enrolment (bench_bio.sh) --
+echo
+sh tests/bench/bench_bio.sh
