@@ -72,9 +72,10 @@ static const struct role_def {
     {"verifier", ROLE_VERIFIER, OP(VERIFY), READ_NOTHING},
     {"kyc", ROLE_KYC, OP(VERIFY) | OP(READ), READ_POLICY},
     {"adjudicator", ROLE_ADJUDICATOR, OP(ADJUDICATE) | OP(READ), READ_ALL},
-    {"auditor", ROLE_AUDITOR, 0, READ_NOTHING}, /* the audit API comes later */
+    {"auditor", ROLE_AUDITOR, OP(AUDIT), READ_NOTHING},
     {"operator", ROLE_OPERATOR, OP(METRICS) | OP(DUE), READ_NOTHING},
-    {"registrar", ROLE_REGISTRAR, OP(READ) | OP(HISTORY) | OP(LOOKUP), READ_ALL},
+    {"registrar", ROLE_REGISTRAR, OP(READ) | OP(HISTORY) | OP(LOOKUP) | OP(ACCESS_HISTORY),
+     READ_ALL},
 };
 #define NROLES     (sizeof ROLES / sizeof *ROLES)
 #define ROLE_NAMES "registration, verifier, kyc, adjudicator, auditor, operator, registrar"
@@ -84,6 +85,7 @@ static const char *const OP_NAMES[OP_COUNT] = {
     [OP_HISTORY] = "history",       [OP_BIRTH] = "birth",   [OP_DEATH] = "death",
     [OP_DOCUMENT] = "document",     [OP_LOOKUP] = "lookup", [OP_DUE] = "due",
     [OP_ADJUDICATE] = "adjudicate", [OP_VERIFY] = "verify", [OP_METRICS] = "metrics",
+    [OP_AUDIT] = "audit",           [OP_ACCESS_HISTORY] = "access_history",
 };
 
 /* The top-level members of a record (docs/record.md) a kyc policy may name. */

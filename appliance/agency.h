@@ -36,15 +36,18 @@ enum role {
     ROLE_VERIFIER = 1 << 1,     /* verify only */
     ROLE_KYC = 1 << 2,          /* verify + read of the attributes its policy names */
     ROLE_ADJUDICATOR = 1 << 3,  /* adjudication queue (list, decide), read */
-    ROLE_AUDITOR = 1 << 4,      /* nothing yet: the audit log API comes later */
+    ROLE_AUDITOR = 1 << 4,      /* the audit log: checkpoints, entries, proofs, tiles */
     ROLE_OPERATOR = 1 << 5,     /* metrics, due-biometrics list */
-    ROLE_REGISTRAR = 1 << 6,    /* full read of a record, history, lookup (residents' requests) */
+    ROLE_REGISTRAR = 1 << 6,    /* full read, history, lookup, access history (residents') */
 };
 
 /* What a request does; each role grants a set of these. */
 enum operation {
     OP_ENROL, OP_READ, OP_CORRECT, OP_HISTORY, OP_BIRTH, OP_DEATH, OP_DOCUMENT, OP_LOOKUP,
-    OP_DUE, OP_ADJUDICATE, OP_VERIFY, OP_METRICS, OP_COUNT
+    OP_DUE, OP_ADJUDICATE, OP_VERIFY, OP_METRICS,
+    OP_AUDIT,          /* the audit log: checkpoints, entries, proofs, tiles */
+    OP_ACCESS_HISTORY, /* who accessed a person's record (residents' requests) */
+    OP_COUNT
 };
 
 struct agency {

@@ -16,13 +16,22 @@
  *              400 purpose_required (absent) or invalid_field (malformed)
  *   input      the path parameter percent-decoded, the query checked, a POST
  *              body parsed as one JSON object (400 invalid_json)
- *   handler    api_enrol.c, api_records.c, api_verify.c
+ *   handler    api_enrol.c, api_records.c, api_verify.c, audit_api.c
+ *
+ * Every request that reaches a route (refused or not) is described for the
+ * audit log (api_handle_audited): agency, operation, purpose, the person it
+ * concerned (handlers name them with api_audit_subject(); the {hn} of a
+ * person route by default), status and a transaction id drawn here.  Only the
+ * auditors' own reads of the log (operation "audit") are not recorded; an
+ * agency refused them is.
  *
  * Nothing here keeps state between requests: api_handle() runs on many
  * threads at once.
  */
 #include "api_impl.h"
 
+#include "audit.h"
+#include "hn.h"
 #include "metrics.h"
 
 #include <stdio.h>
@@ -45,6 +54,14 @@ static const struct route routes[] = {
     {HTTP_VERB_GET, "/v1/adjudications", OP_ADJUDICATE, api_adjudications, false, ""},
     {HTTP_VERB_POST, "/v1/adjudications/{enrolment_id}", OP_ADJUDICATE, api_adjudicate, true, ""},
     {HTTP_VERB_POST, "/v1/verify", OP_VERIFY, api_verify, false, ""},
+    {HTTP_VERB_GET, "/v1/persons/{hn}/accesses", OP_ACCESS_HISTORY, api_accesses, false, "limit"},
+    {HTTP_VERB_GET, "/v1/audit/checkpoint", OP_AUDIT, api_audit_checkpoint, false, ""},
+    {HTTP_VERB_GET, "/v1/audit/entries", OP_AUDIT, api_audit_entries, false, "start,end"},
+    {HTTP_VERB_GET, "/v1/audit/proof/inclusion", OP_AUDIT, api_audit_inclusion, false,
+     "index,size"},
+    {HTTP_VERB_GET, "/v1/audit/proof/consistency", OP_AUDIT, api_audit_consistency, false,
+     "first,second"},
+    {HTTP_VERB_GET, "/v1/audit/tile/{tile_path}", OP_AUDIT, api_audit_tile, false, ""},
 };
 #define NROUTES (sizeof routes / sizeof *routes)
 
@@ -66,17 +83,25 @@ void api_free(struct api *a)
     free(a);
 }
 
+void api_set_audit(struct api *a, struct audit *audit)
+{
+    a->audit = audit;
+}
+
 /* ---- routing ------------------------------------------------------------------- */
 
 /* Matches a path against a template; the {parameter} segment (at most one) is
- * returned raw, still percent-encoded. */
+ * returned raw, still percent-encoded.  A parameter named *_path that ends
+ * the template takes the rest of the path, slashes and all (tile paths). */
 static bool path_match(const char *tmpl, const char *path, const char **param, size_t *plen)
 {
     *param = NULL;
     *plen = 0;
     while (*tmpl) {
         if (*tmpl == '{') {
-            size_t n = strcspn(path, "/");
+            const char *close = strchr(tmpl, '}');
+            bool rest = close[1] == '\0' && close - tmpl > 6 && memcmp(close - 5, "_path", 5) == 0;
+            size_t n = rest ? strlen(path) : strcspn(path, "/");
             if (n == 0)
                 return false;
             *param = path;
@@ -230,8 +255,46 @@ static int parse_body(struct api_call *c)
 
 /* ---- the entry point ------------------------------------------------------------------ */
 
+/* The purpose as stated, for the record of a request refused before its
+ * purpose was checked: printable ASCII only, at most API_PURPOSE_MAX. */
+static void stated_purpose(const struct http_request *req, char *out, size_t outlen)
+{
+    size_t len = 0, n = 0;
+    const char *v = http_header_get(req, "X-Purpose", &len);
+    for (size_t i = 0; v && i < len && n + 1 < outlen && n < API_PURPOSE_MAX; i++)
+        if (v[i] >= 0x20 && v[i] <= 0x7e && (n || v[i] != ' '))
+            out[n++] = v[i];
+    while (n && out[n - 1] == ' ')
+        n--;
+    out[n] = '\0';
+}
+
+/* What the audit log records of a request: every route's but the auditors'
+ * own reads of the log (an agency refused the log is recorded). */
+static void audit_out(const struct api_call *c, struct audit_request *out)
+{
+    const struct route *rt = c->route;
+    out->wanted = rt->op != OP_AUDIT || c->resp->status == 403;
+    snprintf(out->agency, sizeof out->agency, "%s", c->caller ? c->caller->name : "-");
+    out->op = operation_name(rt->op);
+    if (c->purpose[0])
+        snprintf(out->purpose, sizeof out->purpose, "%s", c->purpose);
+    else
+        stated_purpose(c->req, out->purpose, sizeof out->purpose);
+    snprintf(out->hn, sizeof out->hn, "%s", c->subject);
+    snprintf(out->txid, sizeof out->txid, "%s", c->txid);
+    out->status = c->resp->status;
+}
+
+void api_audit_subject(struct api_call *c, const char *hn)
+{
+    if (hn && hn_is_well_formed(hn))
+        snprintf(c->subject, sizeof c->subject, "%s", hn);
+}
+
 static const struct route *dispatch(struct api *a, const struct agency *caller,
-                                    const struct http_request *req, struct http_response *resp)
+                                    const struct http_request *req, struct http_response *resp,
+                                    struct audit_request *out)
 {
     bool known;
     const char *raw;
@@ -251,10 +314,22 @@ static const struct route *dispatch(struct api *a, const struct agency *caller,
         return NULL;
     }
     struct api_call c = {.api = a, .caller = caller, .req = req, .route = rt, .resp = resp};
+    if (audit_txid(c.txid) != 0) {
+        api_reply_error(resp, AE_INTERNAL_ERROR, NULL, "no random transaction id could be drawn");
+        return rt;
+    }
     if (check_permission(&c) == 0 && check_purpose(&c) == 0 && decode_param(&c, raw, rawlen) == 0 &&
         api_query_check(&c) == 0 && parse_body(&c) == 0)
         rt->fn(&c);
     json_decref(c.body);
+    if (!c.subject[0] && strstr(rt->path, "{hn}") && raw && rawlen <= HN_LEN) {
+        char hn[HN_LEN + 1]; /* raw: a refused request's parameter is not decoded */
+        memcpy(hn, raw, rawlen);
+        hn[rawlen] = '\0';
+        api_audit_subject(&c, hn);
+    }
+    if (out)
+        audit_out(&c, out);
     return rt;
 }
 
@@ -265,8 +340,9 @@ static double seconds_since(const struct timespec *t0)
     return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
-void api_handle(struct api *a, const struct agency *caller, const struct http_request *req,
-                struct http_response *resp)
+void api_handle_audited(struct api *a, const struct agency *caller,
+                        const struct http_request *req, struct http_response *resp,
+                        struct audit_request *out)
 {
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -274,9 +350,19 @@ void api_handle(struct api *a, const struct agency *caller, const struct http_re
     resp->content_type = NULL;
     resp->body = NULL;
     resp->body_len = 0;
-    const struct route *rt = dispatch(a, caller, req, resp);
+    if (out)
+        memset(out, 0, sizeof *out);
+    const struct route *rt = dispatch(a, caller, req, resp, out);
     if (resp->status == 0)
         api_reply_error(resp, AE_INTERNAL_ERROR, NULL, "the request was not answered");
+    if (out)
+        out->status = resp->status;
     if (a && a->metrics)
         metrics_request(a->metrics, rt ? rt->path : "other", resp->status, seconds_since(&t0));
+}
+
+void api_handle(struct api *a, const struct agency *caller, const struct http_request *req,
+                struct http_response *resp)
+{
+    api_handle_audited(a, caller, req, resp, NULL);
 }

@@ -18,13 +18,23 @@
 struct reg;
 struct api;
 struct metrics;
+struct audit;
+struct audit_request;
 
 int api_new(struct reg *r, struct metrics *m, struct api **out);
 void api_free(struct api *a);
+/* The audit log whose routes the API serves (/v1/audit/..., the access
+ * history); without one they answer 503. */
+void api_set_audit(struct api *a, struct audit *audit);
 
 bool api_is_blocking(const struct http_request *req);
 /* Fills resp (status, JSON body).  Never fails: errors are answers. */
 void api_handle(struct api *a, const struct agency *caller, const struct http_request *req,
                 struct http_response *resp);
+/* The same, and says what the audit log must record of the request (out->wanted
+ * false: nothing; no route, or an auditor reading the log). */
+void api_handle_audited(struct api *a, const struct agency *caller,
+                        const struct http_request *req, struct http_response *resp,
+                        struct audit_request *out);
 
 #endif

@@ -43,6 +43,7 @@ static void enrol_common(struct api_call *c, bool birth)
         api_reg_fail(c, &res);
         return;
     }
+    api_audit_subject(c, ans.hn);
     /* A resubmitted held enrolment has no candidates to hand: the queue has them. */
     api_reply(c, answer_status(&ans), api_answer_json(&ans, !ans.pending_replayed));
 }
@@ -89,6 +90,7 @@ void api_enrolment_status(struct api_call *c)
         api_reg_fail(c, &res);
         return;
     }
+    api_audit_subject(c, ans.hn);
     api_reply(c, 200, api_answer_json(&ans, false));
 }
 
@@ -173,7 +175,7 @@ void api_adjudicate(struct api_call *c)
     else if (rc != REG_OK)
         api_reg_fail(c, &res);
     else
-        api_reply(c, 200, api_answer_json(&ans, false));
+        api_audit_subject(c, ans.hn), api_reply(c, 200, api_answer_json(&ans, false));
 }
 
 /* ---- biometrics due ------------------------------------------------------------------------ */

@@ -29,6 +29,7 @@
 struct api {
     struct reg *reg;
     struct metrics *metrics;
+    struct audit *audit; /* NULL: the audit routes answer 503 */
 };
 
 struct route;
@@ -43,6 +44,8 @@ struct api_call {
     char param[API_PARAM_MAX + 1]; /* the route's one path parameter, decoded ("" if none) */
     json_t *body;                  /* a POST's JSON object, NULL for a GET */
     struct http_response *resp;
+    char subject[HN_LEN + 1]; /* the person the request was about, for the audit log */
+    char txid[33];            /* the request's transaction id, in its audit leaf */
 };
 
 typedef void (*api_handler)(struct api_call *c);
@@ -103,6 +106,9 @@ int api_url_decode(const char *s, size_t n, bool plus, char *out, size_t outlen)
 int api_param_hn(struct api_call *c);
 /* True when s is a short [a-z0-9_] name, safe to put in an error's field. */
 bool api_safe_name(const char *s);
+/* Names the person a request was about in its audit leaf (a well-formed
+ * number only); person routes get their {hn} without asking. */
+void api_audit_subject(struct api_call *c, const char *hn);
 
 /* A record as this caller may see it: permitted members, plus huduma_number and status. */
 json_t *api_record_view(const struct agency *caller, const struct person *p);
@@ -127,5 +133,13 @@ void api_documents(struct api_call *c);
 void api_lookup(struct api_call *c);
 
 void api_verify(struct api_call *c);
+
+/* audit_api.c */
+void api_accesses(struct api_call *c);
+void api_audit_checkpoint(struct api_call *c);
+void api_audit_entries(struct api_call *c);
+void api_audit_inclusion(struct api_call *c);
+void api_audit_consistency(struct api_call *c);
+void api_audit_tile(struct api_call *c);
 
 #endif

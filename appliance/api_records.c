@@ -251,5 +251,5 @@ void api_lookup(struct api_call *c)
     else if (rc != REG_OK)
         api_reg_fail(c, &res);
     else
-        api_reply(c, 200, json_pack("{s:s}", "huduma_number", hn));
+        api_audit_subject(c, hn), api_reply(c, 200, json_pack("{s:s}", "huduma_number", hn));
 }

@@ -321,6 +321,7 @@ void api_verify(struct api_call *c)
     const json_t *claims = NULL;
     if (read_request(c, &hn, &claims) != 0)
         return;
+    api_audit_subject(c, hn);
     struct person p;
     struct reg_result res = {0};
     int rc = reg_get(c->api->reg, hn, &p, &res);
@@ -340,6 +341,8 @@ void api_verify(struct api_call *c)
         results = NULL;
         api_fail(c, AE_INTERNAL_ERROR, NULL, "no random transaction id could be drawn");
     }
+    if (results)
+        snprintf(c->txid, sizeof c->txid, "%s", txid); /* the answer's id is the leaf's */
     if (results)
         api_reply(c, 200,
                   json_pack("{s:s, s:s, s:b, s:o, s:s}", "transaction_id", txid, "huduma_number",

@@ -29,7 +29,7 @@
 
 #define CONFIG_FILE_MAX (1024 * 1024)
 
-enum key_kind { KEY_ADDRESS, KEY_NUMBER, KEY_THREADS, KEY_PATH, KEY_LEVEL };
+enum key_kind { KEY_ADDRESS, KEY_NUMBER, KEY_THREADS, KEY_PATH, KEY_LEVEL, KEY_BOOL };
 
 struct key_spec {
     const char *section;
@@ -59,6 +59,8 @@ static const struct key_spec key_specs[] = {
     {"limits", "handshake_timeout_ms", KEY_NUMBER, AT(handshake_timeout_ms), 100, 60000},
     {"limits", "drain_timeout_ms", KEY_NUMBER, AT(drain_timeout_ms), 0, 600000},
     {"log", "level", KEY_LEVEL, AT(log_level), 0, 0},
+    {"audit", "enabled", KEY_BOOL, AT(audit_enabled), 0, 0},
+    {"audit", "checkpoint_interval_ms", KEY_NUMBER, AT(audit_checkpoint_ms), 100, 3600000},
     {"keys", "tcti", KEY_PATH, AT(keys_tcti), 0, 0},
     {"keys", "pin_file", KEY_PATH, AT(keys_pin_file), 0, 0},
 };
@@ -66,7 +68,7 @@ static const struct key_spec key_specs[] = {
 #define NKEYS (sizeof key_specs / sizeof key_specs[0])
 
 static const char *const section_names[] = {"server", "tls", "limits", "log", "ratelimit",
-                                             "keys"};
+                                             "keys", "audit"};
 
 struct parse {
     const char *name; /* file name, for messages */
@@ -122,6 +124,8 @@ void config_defaults(struct config *c)
     c->drain_timeout_ms = 10000;
     c->log_level = LOG_INFO;
     rl_settings_default(&c->ratelimit);
+    c->audit_enabled = true;
+    c->audit_checkpoint_ms = 1000;
     snprintf(c->tls_cert, sizeof c->tls_cert, "/var/lib/huduma/tls/server.crt");
     snprintf(c->tls_key, sizeof c->tls_key, "/var/lib/huduma/tls/server.key");
     snprintf(c->tls_ca, sizeof c->tls_ca, "/var/lib/huduma/ca/ca.crt");
@@ -181,7 +185,7 @@ static char *read_line(char *buf, int size, void *stream)
         if (p->skipping)
             fault(p, p->line, NULL,
                   "[%s]: unknown section (expected server, tls, limits, log, ratelimit, "
-                  "keys)",
+                  "keys, audit)",
                   name);
         return buf;
     }
@@ -236,6 +240,12 @@ static void set_value(struct parse *p, const struct key_spec *k, const char *val
     case KEY_LEVEL:
         if (log_level_parse(value, (enum log_level *)(void *)field) != 0)
             fault(p, p->line, k->name, "\"%s\" is not a level (debug, info, warn, error)", value);
+        return;
+    case KEY_BOOL:
+        if (strcmp(value, "true") != 0 && strcmp(value, "false") != 0)
+            fault(p, p->line, k->name, "\"%s\" is not true or false", value);
+        else
+            *(bool *)(void *)field = value[0] == 't';
         return;
     case KEY_THREADS:
         if (strcmp(value, "auto") == 0) {

@@ -8,10 +8,11 @@
  *             idle_timeout_ms request_timeout_ms handshake_timeout_ms
  *             drain_timeout_ms
  *   [log]     level
- *   [keys]    tcti pin_file          (docs/keys.md)
  *   [ratelimit] interface instance max_sources class.NAME network.NAME deny
  *             ban_after_failures ban_window_seconds ban_seconds
  *             (parsed by kernel-bpf/kernel-bpf.h; docs/ratelimit.md)
+ *   [audit]   enabled checkpoint_interval_ms   (docs/audit.md)
+ *   [keys]    tcti pin_file          (docs/keys.md)
  *
  * A file is parsed completely and every fault is reported as
  * "file:line: key: why" (unknown sections and keys, keys given twice, bad
@@ -58,6 +59,9 @@ struct config {
     enum log_level log_level;
     /* [ratelimit]: interface empty, rate limiting off */
     struct rl_settings ratelimit;
+    /* [audit] */
+    bool audit_enabled;           /* false only to measure what logging costs */
+    unsigned audit_checkpoint_ms; /* how often a grown tree is signed */
     /* [keys]: empty means the default (docs/keys.md) */
     char keys_tcti[CONFIG_PATH_MAX];     /* where the TPM is: "device:/dev/tpmrm0", "swtpm:path=..." */
     char keys_pin_file[CONFIG_PATH_MAX]; /* the PIN the master key was sealed with */

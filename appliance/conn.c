@@ -19,6 +19,16 @@
  * time: the next pipelined request is parsed only after the response to the
  * previous one is queued, and not while more than OUTPUT_HIGH_WATER bytes
  * wait to be sent.
+ *
+ * Answers are held for the audit log: an answer whose request must be
+ * recorded waits in the connection's `held` queue until its leaf is durable
+ * (the audit committer hands it back through the ring's completion list),
+ * and any answer behind a held one waits too, so answers leave in order.
+ * Meanwhile the next pipelined requests are read and answered into the same
+ * queue (up to HOLD_MAX), so one connection can have several leaves in one
+ * group commit.  A close asked for while answers are held happens once they
+ * have left.  An answer whose leaf could not be written never leaves: a 500
+ * storage_error takes its place and the connection closes.
  */
 #include "server.h"
 
@@ -43,6 +53,9 @@
 #define OUTPUT_HIGH_WATER (256 * 1024)
 #define LINGER_MS         2000
 #define AGENCY_RECHECK_MS 1000
+#define HOLD_MAX          64 /* answers held for their audit leaves, per connection */
+
+struct held;
 
 enum conn_state { CONN_HANDSHAKE, CONN_OPEN, CONN_CLOSING, CONN_LINGER, CONN_DEAD };
 
@@ -65,6 +78,10 @@ struct conn {
     struct sockaddr_storage peer; /* counted against when its handshake fails */
     struct timespec request_t0;
     struct job job; /* the request at a worker, when busy */
+    struct held *held_head, *held_tail; /* answers waiting for audit leaves, in order */
+    unsigned nheld;
+    bool hold_close;  /* close once the held answers have left */
+    bool held_failed; /* a leaf failed: the answers after it are dropped */
     size_t in_pos, in_len;
     char in[CONN_IN_SIZE]; /* plaintext, fed to the HTTP parser */
 };
@@ -172,10 +189,14 @@ void conn_accepted(struct ring *r, unsigned slot, const struct sockaddr_storage 
     log_debug("connection accepted", "conn=%u ring=%u", c->id, r->index);
 }
 
+static void held_drop_leaving(struct conn *c);
+
 /* Frees the connection once nothing is in flight for it. */
 static void conn_release(struct conn *c)
 {
-    if (c->state != CONN_DEAD || c->recv_armed || c->send_inflight || c->busy)
+    if (c->state == CONN_DEAD)
+        held_drop_leaving(c);
+    if (c->state != CONN_DEAD || c->recv_armed || c->send_inflight || c->busy || c->nheld)
         return;
     struct ring *r = c->ring;
     if (c->prev)
@@ -228,6 +249,10 @@ static void conn_finish(struct conn *c, bool notify)
 {
     if (c->state != CONN_HANDSHAKE && c->state != CONN_OPEN)
         return;
+    if (c->nheld) { /* after the held answers (held_release) */
+        c->hold_close = true;
+        return;
+    }
     if (notify && SSL_is_init_finished(c->ssl)) {
         ERR_clear_error();
         SSL_shutdown(c->ssl);
@@ -381,10 +406,15 @@ static void wipe_response(struct http_response *resp)
     resp->body_len = 0;
 }
 
+static bool conn_hold(struct conn *c, char *msg, size_t len, const struct audit_request *audit);
+
 /* Queues the response to the current request (req NULL: to bytes that were
- * not a request), logs it, counts it when the server answered it itself
- * (own_route), and moves on to the next request. */
-static void conn_respond(struct conn *c, struct http_response *resp, const char *own_route)
+ * not a request), holds it when it waits for an audit leaf (`audit`, NULL
+ * for the front end's own answers) or for held answers before it, logs it,
+ * counts it when the server answered it itself (own_route), and moves on to
+ * the next request. */
+static void conn_respond(struct conn *c, struct http_response *resp, const char *own_route,
+                         const struct audit_request *audit)
 {
     const struct http_request *req = httpconn_request(c->http);
     int status = resp->status >= 100 && resp->status <= 599 ? resp->status : 500;
@@ -403,9 +433,14 @@ static void conn_respond(struct conn *c, struct http_response *resp, const char 
         memcpy(msg, header, (size_t)n);
         if (!head && body_len)
             memcpy(msg + n, resp->body, body_len);
-        conn_write(c, msg, total);
-        explicit_bzero(msg, total);
-        free(msg);
+        if (!conn_hold(c, msg, total, audit)) {
+            conn_write(c, msg, total);
+            explicit_bzero(msg, total);
+            free(msg);
+        }
+    } else if (c->nheld || (audit && audit->wanted)) {
+        log_error("connection dropped: out of memory", "conn=%u", c->id);
+        conn_close_now(c); /* an answer without its record, or out of order: none */
     } else {
         conn_write(c, header, (size_t)n);
         if (!head)
@@ -437,6 +472,136 @@ static char *error_json(const char *code, const char *message)
     if (asprintf(&text, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}", code, message) < 0)
         return NULL;
     return text;
+}
+
+/* ---- answers held for their audit leaves ---------------------------------------------- */
+
+struct held {
+    struct job job; /* first: the ring hands it back as a job (finish = held_finish) */
+    struct audit_ticket ticket;
+    struct held *next;
+    bool durable; /* its leaf is durable (or it had none): it may leave */
+    int rc;       /* ST_OK, or why its leaf was not written */
+    char *msg;    /* the answer's bytes */
+    size_t len;
+};
+
+static const char withheld[] =
+    "{\"error\":{\"code\":\"storage_error\",\"message\":\"the access could not be "
+    "recorded in the audit log, so it is not answered\"}}";
+
+static struct held *held_pop(struct conn *c)
+{
+    struct held *h = c->held_head;
+    c->held_head = h->next;
+    if (!c->held_head)
+        c->held_tail = NULL;
+    c->nheld--;
+    return h;
+}
+
+static void held_free(struct held *h)
+{
+    explicit_bzero(h->msg, h->len);
+    free(h->msg);
+    free(h);
+}
+
+/* A dead connection's answers whose leaves are done go nowhere. */
+static void held_drop_leaving(struct conn *c)
+{
+    while (c->held_head && c->held_head->durable)
+        held_free(held_pop(c));
+}
+
+/* Sends the held answers whose turn it is; closes once they are gone when asked. */
+static void held_release(struct conn *c)
+{
+    if (c->state == CONN_DEAD) {
+        conn_release(c);
+        return;
+    }
+    while (c->held_head && c->held_head->durable) {
+        struct held *h = held_pop(c);
+        if (c->held_failed) {
+            /* after a withheld answer, nothing more is sent */
+        } else if (h->rc != ST_OK) {
+            char head[160];
+            int n = snprintf(head, sizeof head,
+                             "HTTP/1.1 500 Internal Server Error\r\nContent-Type: "
+                             "application/json\r\nContent-Length: %zu\r\nConnection: "
+                             "close\r\n\r\n",
+                             sizeof withheld - 1);
+            conn_write(c, head, (size_t)n);
+            conn_write(c, withheld, sizeof withheld - 1);
+            log_error("answer withheld: its audit leaf could not be written", "conn=%u agency=%s",
+                      c->id, agency_name(c));
+            c->held_failed = true;
+            c->hold_close = true;
+        } else {
+            conn_write(c, h->msg, h->len);
+        }
+        held_free(h);
+    }
+    if (!c->nheld && c->hold_close) {
+        c->hold_close = false;
+        conn_finish(c, true);
+    }
+    conn_advance(c);
+}
+
+static void held_finish(struct job *job)
+{
+    struct held *h = (struct held *)job;
+    h->durable = true;
+    held_release(h->job.conn);
+}
+
+/* The committer's thread: the leaf is durable (or failed); back to the ring. */
+static void held_ticket_done(struct audit_ticket *t, int rc, uint64_t index)
+{
+    (void)index;
+    struct held *h = (struct held *)((char *)t - offsetof(struct held, ticket));
+    h->rc = rc;
+    ring_job_queue(h->job.ring, &h->job);
+}
+
+/* Holds an answer (taking msg) when its leaf must be written first, or when
+ * answers before it are held; false when it may leave at once. */
+static bool conn_hold(struct conn *c, char *msg, size_t len, const struct audit_request *audit)
+{
+    struct audit *log = c->ring->srv->audit;
+    bool record = audit && audit->wanted && audit_enabled(log);
+    if (!record && !c->nheld)
+        return false;
+    struct held *h = calloc(1, sizeof *h);
+    if (!h) {
+        explicit_bzero(msg, len);
+        free(msg);
+        log_error("connection dropped: out of memory", "conn=%u", c->id);
+        conn_close_now(c);
+        return true;
+    }
+    h->job.ring = c->ring;
+    h->job.conn = c;
+    h->job.finish = held_finish;
+    h->msg = msg;
+    h->len = len;
+    h->durable = !record;
+    if (c->held_tail)
+        c->held_tail->next = h;
+    else
+        c->held_head = h;
+    c->held_tail = h;
+    c->nheld++;
+    if (record) {
+        h->ticket.done = held_ticket_done;
+        if (audit_submit(log, audit, &h->ticket) != 0) {
+            h->durable = true;
+            h->rc = ST_INVALID;
+        }
+    }
+    return true;
 }
 
 /* The bytes were not an acceptable request: answer with close. */
@@ -472,7 +637,7 @@ static void conn_refuse(struct conn *c)
     struct http_response resp = {.status = status, .close = true};
     resp.body = error_json(code, message);
     resp.body_len = resp.body ? strlen(resp.body) : 0;
-    conn_respond(c, &resp, "other");
+    conn_respond(c, &resp, "other", NULL);
 }
 
 /* /healthz and /metrics: answered by the server itself, behind the same mTLS. */
@@ -495,7 +660,7 @@ static void conn_serve_own(struct conn *c, const struct http_request *req, const
         if (!resp.body)
             resp.status = 503;
     }
-    conn_respond(c, &resp, route);
+    conn_respond(c, &resp, route, NULL);
 }
 
 /* A connection outlives a revocation by at most a second: the agency is looked
@@ -539,8 +704,9 @@ static void conn_dispatch(struct conn *c)
         return;
     }
     struct http_response resp = {0};
-    api_handle(s->api, &c->agency, req, &resp);
-    conn_respond(c, &resp, NULL);
+    struct audit_request audit;
+    api_handle_audited(s->api, &c->agency, req, &resp, &audit);
+    conn_respond(c, &resp, NULL, &audit);
 }
 
 void conn_on_job_done(struct conn *c)
@@ -551,7 +717,7 @@ void conn_on_job_done(struct conn *c)
         conn_release(c);
         return;
     }
-    conn_respond(c, &c->job.resp, NULL);
+    conn_respond(c, &c->job.resp, NULL, &c->job.audit);
     conn_advance(c);
 }
 
@@ -646,7 +812,7 @@ static void conn_advance(struct conn *c)
         return;
     }
     bool starved = false; /* stopped for want of bytes, not for a busy worker or full output */
-    while (c->state == CONN_OPEN && !c->busy) {
+    while (c->state == CONN_OPEN && !c->busy && !c->hold_close && c->nheld < HOLD_MAX) {
         if (BIO_ctrl_pending(c->wbio) + (c->out_len - c->out_off) > OUTPUT_HIGH_WATER)
             break;
         if (c->in_pos == c->in_len && !conn_read_plain(c)) {
@@ -752,7 +918,7 @@ void conn_sweep(struct conn *c)
             conn_timeout(c, "handshake");
         break;
     case CONN_OPEN:
-        if (c->busy)
+        if (c->busy || c->nheld)
             break;
         if (c->send_inflight) {
             if (now - c->send_since_ms >= cfg->idle_timeout_ms)

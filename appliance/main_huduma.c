@@ -8,6 +8,7 @@
  * JSON memory is wiped when freed, since records pass through it.
  */
 #include "agency.h"
+#include "audit.h"
 #include "cli.h"
 #include "synth.h"
 
@@ -339,6 +340,25 @@ static int cmd_init(struct reg *r, const struct cli_args *a)
     return EXIT_OKAY;
 }
 
+/* An act on the register recorded in its audit log (docs/audit.md): spooled
+ * at once, then appended here when no hudumad holds the register (hudumad
+ * appends it otherwise).  The act is done already: a failure is reported but
+ * does not undo it. */
+static int record_act(const char *cmd, const char *dir, const char *op, const char *target,
+                      const char *purpose)
+{
+    char err[512];
+    if (audit_admin_record(dir, op, target, purpose, err, sizeof err) != 0) {
+        fprintf(stderr, "huduma %s: done, but NOT recorded in the audit log: %s\n", cmd, err);
+        return EXIT_STORAGE;
+    }
+    unsigned n = 0;
+    if (!audit_register_busy(dir) && audit_spool_flush(dir, &n, err, sizeof err) != 0)
+        fprintf(stderr, "huduma %s: recorded in the audit spool, not yet in the log: %s\n", cmd,
+                err);
+    return EXIT_OKAY;
+}
+
 /* ---- agencies and the CA (docs/agencies.md): no database, only files -------------- */
 
 /* Refuses options other than `allowed` (and --dir), so a misspelt one is not ignored. */
@@ -434,7 +454,9 @@ static int cmd_agency_add(const struct cli_args *a)
     json_object_set_new(answer, "certificate", json_sprintf("%s/%s.crt", out, added.name));
     json_object_set_new(answer, "key", json_sprintf("%s/%s.key", out, added.name));
     cli_print_json(answer);
-    return EXIT_OKAY;
+    char purpose[128];
+    snprintf(purpose, sizeof purpose, "huduma agency add --role %s", roles_text);
+    return record_act("agency add", register_dir(a), "agency_add", a->pos[1], purpose);
 }
 
 static int cmd_agency_list(const struct cli_args *a)
@@ -461,8 +483,10 @@ static int cmd_agency_revoke(const struct cli_args *a)
     if (rc != 0)
         return agency_fail("agency revoke", rc, err);
     cli_print_json(json_pack("{s:s, s:b}", "name", a->pos[1], "revoked", 1));
-    return EXIT_OKAY;
+    return record_act("agency revoke", register_dir(a), "agency_revoke", a->pos[1],
+                      "huduma agency revoke");
 }
+
 
 static int cmd_agency(struct reg *r, const struct cli_args *a)
 {
@@ -502,13 +526,37 @@ static int cmd_ca(struct reg *r, const struct cli_args *a)
 static int cmd_keys(struct reg *r, const struct cli_args *a)
 {
     (void)r;
-    return cli_keys(register_dir(a), a);
+    int rc = cli_keys(register_dir(a), a);
+    if (rc == EXIT_OKAY && a->npos == 1 && strcmp(a->pos[0], "rotate") == 0)
+        return record_act("keys rotate", register_dir(a), "key_rotate", "data-encryption key",
+                          "huduma keys rotate");
+    return rc;
 }
 
 static int cmd_ratelimit(struct reg *r, const struct cli_args *a)
 {
     (void)r;
     return cli_ratelimit(a);
+}
+
+/* A command that opened the register is an access like any other: recorded in
+ * the audit log (agency "@cli", the person it named), with what the spool
+ * holds.  A command that could not be recorded fails, though it ran. */
+static int record_cli(struct reg *r, const char *name, const struct cli_args *a, int code)
+{
+    static const int status[] = {[EXIT_OKAY] = 200,    [EXIT_USAGE] = 400, [EXIT_INVALID] = 400,
+                                 [EXIT_CONFLICT] = 409, [EXIT_NOTFOUND] = 404,
+                                 [EXIT_STORAGE] = 500, [EXIT_BUSY] = 503};
+    char purpose[128], err[512];
+    const char *reason = cli_opt(a, "reason");
+    snprintf(purpose, sizeof purpose, "huduma %s%s%s", name, reason ? ": " : "",
+             reason ? reason : "");
+    int result = code >= 0 && code <= EXIT_BUSY ? status[code] : 500;
+    if (audit_cli_record(r, register_dir(a), name, a->npos ? a->pos[0] : NULL, purpose, result,
+                         err, sizeof err) == 0)
+        return code;
+    fprintf(stderr, "huduma %s: done, but NOT recorded in the audit log: %s\n", name, err);
+    return code == EXIT_OKAY ? EXIT_STORAGE : code;
 }
 
 /* ---- dispatch ------------------------------------------------------------------ */
@@ -626,6 +674,8 @@ static int run(const struct command *c, int argc, char **argv)
         }
     }
     int code = c->run(r, &a);
+    if (r)
+        code = record_cli(r, c->name, &a, code);
     reg_close(r);
     keys_holder_close(keys);
     return code;

@@ -12,7 +12,10 @@
  * touched nothing; then this process loses its way to the TPM: daemon_keys.c),
  * then the register (its keys asked of the key process), key rotation
  * (keyctl.c: the control socket and the background re-encryption),
- * the agency registry, the metrics, the XDP rate limiter (when [ratelimit]
+ * the agency registry, the audit log (refused when it no longer extends its
+ * last signed checkpoint; its committer and checkpointer start with the
+ * server and stop after it has drained, signing a last checkpoint; the key
+ * process signs), the metrics, the XDP rate limiter (when [ratelimit]
  * names an interface; without CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN the
  * daemon serves anyway and logs that rate limiting is off), the API and the
  * server.
@@ -21,6 +24,7 @@
  */
 #include "agency.h"
 #include "api.h"
+#include "audit.h"
 #include "config.h"
 #include "daemon_keys.h"
 #include "kernel-bpf/kernel-bpf.h"
@@ -31,6 +35,7 @@
 #include "server.h"
 #include "tls.h"
 
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,9 +171,51 @@ static struct rl *start_ratelimit(const struct rl_settings *s)
     return rl;
 }
 
-static int serve(const struct config *cfg, struct daemon_keys *dk)
+/* SHA-256 of the configuration file, in hex ("defaults" without one): the
+ * audit log records a start with a configuration it has not seen last. */
+static void config_digest(const char *path, char out[65])
+{
+    snprintf(out, 65, "defaults");
+    FILE *f = path ? fopen(path, "rb") : NULL;
+    if (!f)
+        return;
+    static char text[1024 * 1024];
+    size_t n = fread(text, 1, sizeof text, f);
+    fclose(f);
+    uint8_t digest[32];
+    unsigned int len = 0;
+    if (EVP_Digest(text, n, digest, &len, EVP_sha256(), NULL) == 1)
+        audit_hex(digest, sizeof digest, out);
+}
+
+/* The audit log: every access recorded before it is answered, checkpoints
+ * signed by the register's audit signing key through the key process
+ * (docs/audit.md). */
+static struct audit *open_audit(const struct config *cfg, struct reg *reg,
+                                struct keyholder *keys, const char *config_sha)
 {
     char err[512], clean[512];
+    static struct audit_keys_signer ks; /* lives as long as the daemon's key holder */
+    struct audit_signer signer;
+    if (audit_keys_signer(keys, &ks, &signer, err, sizeof err) != 0) {
+        log_error("cannot open the audit log", "error=\"%s\"", log_clean(err, clean, sizeof clean));
+        return NULL;
+    }
+    struct audit_options o = {.enabled = cfg->audit_enabled,
+                              .checkpoint_ms = cfg->audit_checkpoint_ms};
+    struct audit *audit = NULL;
+    if (audit_open(cfg->register_dir, reg, &o, &signer, config_sha, &audit, err, sizeof err) !=
+        0) {
+        log_error("cannot open the audit log", "error=\"%s\"", log_clean(err, clean, sizeof clean));
+        return NULL;
+    }
+    return audit;
+}
+
+static int serve(const struct config *cfg, const char *config_sha, struct daemon_keys *dk)
+{
+    char err[512], clean[512];
+    struct audit *audit = NULL;
     struct reg *reg = NULL;
     struct agencies *agencies = NULL;
     struct metrics *metrics = NULL;
@@ -193,21 +240,31 @@ static int serve(const struct config *cfg, struct daemon_keys *dk)
                   log_clean(err, clean, sizeof clean));
         goto out;
     }
+    if (!(audit = open_audit(cfg, reg, dk->holder, config_sha)))
+        goto out;
     metrics = metrics_new();
     if (!metrics || api_new(reg, metrics, &api) != 0) {
         log_error("cannot start the API", NULL);
         goto out;
     }
+    api_set_audit(api, audit);
     ratelimit = start_ratelimit(&cfg->ratelimit);
     metrics_ratelimit(metrics, ratelimit);
-    if (server_new(cfg, reg, agencies, api, metrics, &srv, err, sizeof err) == 0)
+    if (server_new(cfg, reg, agencies, api, metrics, &srv, err, sizeof err) == 0) {
         srv->ratelimit = ratelimit;
+        srv->audit = audit;
+        if (audit_start(audit, server_audit_batch_done, srv, err, sizeof err) != 0) {
+            server_free(srv);
+            srv = NULL;
+        }
+    }
     if (!srv || server_run(srv, err, sizeof err) != 0) {
         log_error("cannot serve", "error=\"%s\"", log_clean(err, clean, sizeof clean));
         goto out;
     }
     rc = EXIT_SUCCESS;
 out:
+    audit_stop(audit); /* the last checkpoint; after the rings, before they are freed */
     server_free(srv);
     if (ratelimit) {
         rl_stop(ratelimit);
@@ -219,6 +276,7 @@ out:
     metrics_free(metrics);
     if (agencies)
         agencies_close(agencies);
+    audit_close(audit);
     keyctl_stop(keyctl);
     if (reg)
         reg_close(reg);
@@ -259,12 +317,14 @@ int main(int argc, char **argv)
         return EXIT_FAILURE;
     log_set_level(cfg.log_level);
     raise_open_files();
+    char config_sha[65];
+    config_digest(config_path, config_sha);
     struct daemon_keys dk;
     int status = EXIT_FAILURE;
     int started = daemon_keys_start(&cfg, insecure, &dk, &status);
     if (started != 0)
         return started == 1 ? status : EXIT_FAILURE; /* 1: this is the key process, done */
-    status = serve(&cfg, &dk);
+    status = serve(&cfg, config_sha, &dk);
     daemon_keys_stop(&dk);
     return status;
 }

@@ -280,7 +280,7 @@ void ring_wake(struct ring *r)
     (void)n; /* a full counter still wakes the ring */
 }
 
-void ring_job_done(struct ring *r, struct job *job)
+void ring_job_queue(struct ring *r, struct job *job)
 {
     job->next = NULL;
     pthread_mutex_lock(&r->done_lock);
@@ -290,6 +290,13 @@ void ring_job_done(struct ring *r, struct job *job)
         r->done_head = job;
     r->done_tail = job;
     pthread_mutex_unlock(&r->done_lock);
+    atomic_store(&r->wake_pending, true);
+}
+
+void ring_job_done(struct ring *r, struct job *job)
+{
+    ring_job_queue(r, job);
+    atomic_store(&r->wake_pending, false);
     ring_wake(r);
 }
 
@@ -379,7 +386,10 @@ static void on_wake(struct ring *r, int res)
     pthread_mutex_unlock(&r->done_lock);
     while (job) {
         struct job *next = job->next;
-        conn_on_job_done(job->conn);
+        if (job->finish)
+            job->finish(job);
+        else
+            conn_on_job_done(job->conn);
         job = next;
     }
     if (atomic_load(&r->srv->stopping) && !r->draining)

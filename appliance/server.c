@@ -12,7 +12,10 @@
  *
  * The worker pool runs the requests that change the register (they wait for
  * a synced commit): a mutex-and-condition queue of jobs; each finished job
- * goes back to its ring through ring_job_done().
+ * goes back to its ring through ring_job_done().  Answers waiting for their
+ * audit leaf come back the same way from the audit committer, a batch at a
+ * time: queued without a wake, then each ring woken once
+ * (server_audit_batch_done).
  */
 #include "server.h"
 
@@ -56,9 +59,18 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&p->lock);
         if (!job)
             return NULL; /* stopped and nothing left */
-        api_handle(p->srv->api, job->agency, job->req, &job->resp);
+        api_handle_audited(p->srv->api, job->agency, job->req, &job->resp, &job->audit);
         ring_job_done(job->ring, job);
     }
+}
+
+/* After a batch of audit leaves: wake each ring that was handed answers. */
+void server_audit_batch_done(void *server)
+{
+    struct server *s = server;
+    for (unsigned i = 0; i < s->nrings; i++)
+        if (atomic_exchange(&s->rings[i]->wake_pending, false))
+            ring_wake(s->rings[i]);
 }
 
 void server_submit(struct server *s, struct job *job)

@@ -16,6 +16,7 @@
 #define HUDUMA_SERVER_H
 
 #include "agency.h"
+#include "audit.h"
 #include "config.h"
 #include "http.h"
 
@@ -75,6 +76,8 @@ struct job {
     const struct agency *agency;
     const struct http_request *req;
     struct http_response resp;
+    struct audit_request audit;     /* what the audit log records of it */
+    void (*finish)(struct job *job); /* on the ring; NULL: conn_on_job_done(conn) */
 };
 
 struct workpool;
@@ -89,6 +92,7 @@ struct server {
     struct api *api;
     struct metrics *metrics;
     struct rl *ratelimit; /* set by main before server_run; NULL: rate limiting is off */
+    struct audit *audit;  /* set by main before server_run; NULL: no audit log */
     unsigned nrings;
     struct ring **rings;
     struct workpool *pool;
@@ -152,6 +156,7 @@ struct ring {
 
     pthread_mutex_t done_lock; /* worker -> ring: finished jobs */
     struct job *done_head, *done_tail;
+    atomic_bool wake_pending; /* jobs queued without a wake (ring_job_queue) */
 
     /* start-up hand-shake with server_run() */
     pthread_mutex_t start_lock;
@@ -167,6 +172,10 @@ void *ring_main(void *arg);
 void ring_wake(struct ring *r);
 /* Worker thread: hands a finished job back to the ring that owns its connection. */
 void ring_job_done(struct ring *r, struct job *job);
+/* The same without waking the ring: the audit committer queues a batch's jobs,
+ * then server_audit_batch_done() wakes each ring that got any, once. */
+void ring_job_queue(struct ring *r, struct job *job);
+void server_audit_batch_done(void *server);
 /* Ring thread: a free SQE (submits to make room when the queue is full). */
 struct io_uring_sqe *ring_sqe(struct ring *r);
 char *ring_buffer(struct ring *r, unsigned id);

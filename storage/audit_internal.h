@@ -16,9 +16,8 @@ void audit_range_push_cb(struct audit_range *r, const uint8_t leaf_hash[AUDIT_HA
                          audit_node_fn fn, void *ctx);
 void audit_empty_root(uint8_t out[AUDIT_HASH_LEN]);
 
-#define AUDIT_KEY_LEAF    'L' /* 'L' index(BE64) */
+#define AUDIT_KEY_BATCH   'B' /* 'B' first index(BE64): a batch of leaves */
 #define AUDIT_KEY_NODE    'N' /* 'N' height(1) index(BE64) */
-#define AUDIT_KEY_SUBJECT 'R' /* 'R' subject(16) index(BE64) */
 #define AUDIT_KEY_META    'M' /* 'M' name */
 #define AUDIT_META_SIZE   "size"
 #define AUDIT_TILE_HEIGHT 8 /* a tile is a subtree of height 8: 256 hashes */

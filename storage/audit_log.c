@@ -3,13 +3,17 @@
  * leaves, the root at any size, inclusion and consistency proofs, tiles, the
  * index by subject, and a few named values beside the tree.
  *
- * What is stored (keys in storage.h): each leaf with its leaf hash, and
- * the hash of every complete subtree whose height is a multiple of 8.  Those
- * are exactly the hashes of c2sp.org/tlog-tiles: level-0 tiles are the leaf
- * hashes, a level-L tile the stored nodes of height 8L.  Any other node is
- * folded from at most 128 stored hashes one tile level below it, so a proof
- * costs a handful of short iterator walks and an append writes one key per
- * leaf (plus one per subject and one per 256 leaves).
+ * The log has a RocksDB database of its own (<register>/audit/db), not a
+ * column family of the register's: its one writer is the group committer,
+ * which needs none of the register's transaction locking, and its index by
+ * subject takes a random key per leaf, which a vector memtable absorbs at the
+ * cost of an append (a skip list paid several microseconds, more than the
+ * rest of a leaf).  Keys (storage.h has the layout): one key per appended
+ * batch holding its leaves and their leaf hashes, the hash of every complete
+ * subtree whose height is a multiple of 8 (the c2sp.org/tlog-tiles hashes
+ * above level 0), the size and named values; and in the column family
+ * "subjects", subject || index for each leaf that names a person.  Any other
+ * node is folded from at most 128 stored hashes one tile level below it.
  *
  * In memory the log keeps the tree's right edge (struct audit_range), from
  * which the next leaves' nodes and the current root follow without reading.
@@ -24,18 +28,26 @@
  * the largest power of two below its length, as MTH itself is defined.
  */
 #include "storage/audit_internal.h"
-#include "storage/store_internal.h"
 
 #include <pthread.h>
+#include <rocksdb/c.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#define CF_TREE     0
+#define CF_SUBJECTS 1
+#define ENTRY_HEAD  (AUDIT_HASH_LEN + 2) /* leaf hash, then the leaf's length (BE16) */
+
 struct audit_log {
-    struct store *st;
-    rocksdb_transactiondb_t *db;
-    rocksdb_column_family_handle_t *cf;
+    rocksdb_t *db;
+    rocksdb_options_t *opts, *subject_opts;
+    rocksdb_block_based_table_options_t *table;
+    rocksdb_cache_t *cache;
+    rocksdb_writeoptions_t *wopts;
+    rocksdb_readoptions_t *ropts;
+    rocksdb_column_family_handle_t *cf[2];
     pthread_mutex_t append_lock; /* one append at a time; guards `edge` */
     struct audit_range edge;
     pthread_mutex_t head_lock; /* guards size and root */
@@ -58,6 +70,15 @@ static int fail(struct st_err *err, int code, const char *fmt, ...)
     return code;
 }
 
+/* A RocksDB error: its status, err filled, the string freed. */
+static int rocks_fail(char *rerr, const char *what, struct st_err *err)
+{
+    int rc = strncmp(rerr, "Corruption", 10) == 0 ? ST_CORRUPT : ST_IO;
+    fail(err, rc, "%s: %s", what, rerr);
+    rocksdb_free(rerr);
+    return rc;
+}
+
 /* ---- keys ---------------------------------------------------------------------------- */
 
 static void be64_put(uint64_t v, unsigned char *p)
@@ -74,14 +95,15 @@ static uint64_t be64_get(const unsigned char *p)
     return v;
 }
 
-/* The key of a stored hash: a leaf (height 0) or a node (height 8, 16, ...). */
-static size_t hash_key(unsigned height, uint64_t index, unsigned char key[10])
+static size_t batch_key(uint64_t first, unsigned char key[9])
 {
-    if (height == 0) {
-        key[0] = AUDIT_KEY_LEAF;
-        be64_put(index, key + 1);
-        return 9;
-    }
+    key[0] = AUDIT_KEY_BATCH;
+    be64_put(first, key + 1);
+    return 9;
+}
+
+static size_t node_key(unsigned height, uint64_t index, unsigned char key[10])
+{
     key[0] = AUDIT_KEY_NODE;
     key[1] = (unsigned char)height;
     be64_put(index, key + 2);
@@ -102,26 +124,119 @@ static bool meta_name_ok(const char *name)
     return n >= 1 && n <= 32;
 }
 
+static rocksdb_iterator_t *iterator(struct audit_log *log, int cf)
+{
+    return rocksdb_create_iterator_cf(log->db, log->ropts, log->cf[cf]);
+}
+
+static int iter_done(rocksdb_iterator_t *it, int rc, struct st_err *err)
+{
+    char *rerr = NULL;
+    rocksdb_iter_get_error(it, &rerr);
+    rocksdb_iter_destroy(it);
+    if (rerr) {
+        int io = rocks_fail(rerr, "audit log read failed", err);
+        return rc == ST_OK ? io : rc;
+    }
+    return rc;
+}
+
+/* ---- leaves: batches of them ---------------------------------------------------------- */
+
+/* Called for each stored leaf of a walk, in index order. */
+typedef int (*leaf_fn)(void *ctx, uint64_t index, const uint8_t *hash, const char *leaf,
+                       size_t len);
+
+struct walk {
+    uint64_t start, end, expect;
+    bool strict; /* every index from start to end must be there */
+    leaf_fn fn;
+    void *ctx;
+    bool stop;
+};
+
+/* The entries of one batch value that fall in [w->start, w->end). */
+static int walk_batch(struct walk *w, uint64_t first, const unsigned char *v, size_t vlen,
+                      struct st_err *err)
+{
+    uint64_t index = first;
+    for (size_t at = 0; at < vlen && !w->stop; index++) {
+        size_t len = at + ENTRY_HEAD <= vlen
+                         ? (size_t)v[at + AUDIT_HASH_LEN] << 8 | v[at + AUDIT_HASH_LEN + 1]
+                         : 0;
+        if (at + ENTRY_HEAD > vlen || at + ENTRY_HEAD + len > vlen)
+            return fail(err, ST_CORRUPT, "audit log: the batch of leaves from %llu is malformed",
+                        (unsigned long long)first);
+        if (index >= w->end) {
+            w->stop = true;
+            break;
+        }
+        if (index >= w->start) {
+            if (w->strict && index != w->expect)
+                break; /* reported by the caller: w->expect is missing */
+            w->expect = index + 1;
+            if (w->fn(w->ctx, index, v + at, (const char *)v + at + ENTRY_HEAD, len) != 0)
+                w->stop = true;
+        }
+        at += ENTRY_HEAD + len;
+    }
+    return ST_OK;
+}
+
+/* Walks the stored leaves of [start, end) in index order. */
+static int walk_leaves(struct audit_log *log, uint64_t start, uint64_t end, bool strict, leaf_fn fn,
+                       void *ctx, struct st_err *err)
+{
+    struct walk w = {start, end, start, strict, fn, ctx, false};
+    unsigned char key[9];
+    batch_key(start, key);
+    rocksdb_iterator_t *it = iterator(log, CF_TREE);
+    rocksdb_iter_seek_for_prev(it, (const char *)key, sizeof key);
+    size_t klen;
+    if (!rocksdb_iter_valid(it) || rocksdb_iter_key(it, &klen)[0] != AUDIT_KEY_BATCH)
+        rocksdb_iter_seek(it, (const char *)key, sizeof key);
+    int rc = ST_OK;
+    for (; rc == ST_OK && !w.stop && rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+        const unsigned char *k = (const unsigned char *)rocksdb_iter_key(it, &klen);
+        if (klen != 9 || k[0] != AUDIT_KEY_BATCH || be64_get(k + 1) >= end)
+            break;
+        size_t vlen;
+        const char *v = rocksdb_iter_value(it, &vlen);
+        rc = walk_batch(&w, be64_get(k + 1), (const unsigned char *)v, vlen, err);
+    }
+    rc = iter_done(it, rc, err);
+    if (rc == ST_OK && strict && w.expect < end)
+        rc = fail(err, ST_CORRUPT, "audit log: leaf %llu is missing", (unsigned long long)w.expect);
+    return rc;
+}
+
+struct hashes_out {
+    uint8_t (*out)[AUDIT_HASH_LEN];
+    uint64_t first;
+};
+
+static int copy_hash(void *ctx, uint64_t index, const uint8_t *hash, const char *leaf, size_t len)
+{
+    (void)leaf, (void)len;
+    struct hashes_out *h = ctx;
+    memcpy(h->out[index - h->first], hash, AUDIT_HASH_LEN);
+    return 0;
+}
+
 /* ---- reading stored hashes ------------------------------------------------------------ */
-
-static rocksdb_iterator_t *iterator(struct audit_log *log)
-{
-    return rocksdb_transactiondb_create_iterator_cf(log->db, store_read_options(log->st), log->cf);
-}
-
-static const char *what_at(unsigned height)
-{
-    return height == 0 ? "leaf" : "tree node";
-}
 
 /* Reads `count` consecutive stored hashes of `height` (0 or a multiple of 8)
  * starting at `first`: leaf hashes for height 0. */
 static int read_hashes(struct audit_log *log, unsigned height, uint64_t first, uint64_t count,
                        uint8_t (*out)[AUDIT_HASH_LEN], struct st_err *err)
 {
+    if (height == 0) {
+        struct hashes_out h = {out, first};
+        return walk_leaves(log, first, first + count, true, copy_hash, &h, err);
+    }
     unsigned char key[10];
-    size_t klen = hash_key(height, first, key);
-    rocksdb_iterator_t *it = iterator(log);
+    size_t klen = node_key(height, first, key);
+    rocksdb_iterator_t *it = iterator(log, CF_TREE);
     rocksdb_iter_seek(it, (const char *)key, klen);
     int rc = ST_OK;
     for (uint64_t i = 0; i < count && rc == ST_OK; i++, rocksdb_iter_next(it)) {
@@ -129,28 +244,18 @@ static int read_hashes(struct audit_log *log, unsigned height, uint64_t first, u
         const unsigned char *k =
             rocksdb_iter_valid(it) ? (const unsigned char *)rocksdb_iter_key(it, &len) : NULL;
         unsigned char want[10];
-        hash_key(height, first + i, want);
-        if (!k || len != klen || memcmp(k, want, klen) != 0) {
-            rc = fail(err, ST_CORRUPT, "audit log: %s %llu of height %u is missing",
-                      what_at(height), (unsigned long long)(first + i), height);
-            break;
-        }
-        const char *v = rocksdb_iter_value(it, &vlen);
-        if (vlen < AUDIT_HASH_LEN || (height > 0 && vlen != AUDIT_HASH_LEN)) {
-            rc = fail(err, ST_CORRUPT, "audit log: %s %llu of height %u is malformed",
-                      what_at(height), (unsigned long long)(first + i), height);
-            break;
-        }
-        memcpy(out[i], v, AUDIT_HASH_LEN);
+        node_key(height, first + i, want);
+        const char *v = k ? rocksdb_iter_value(it, &vlen) : NULL;
+        if (!k || len != klen || memcmp(k, want, klen) != 0)
+            rc = fail(err, ST_CORRUPT, "audit log: tree node %llu of height %u is missing",
+                      (unsigned long long)(first + i), height);
+        else if (vlen != AUDIT_HASH_LEN)
+            rc = fail(err, ST_CORRUPT, "audit log: tree node %llu of height %u is malformed",
+                      (unsigned long long)(first + i), height);
+        else
+            memcpy(out[i], v, AUDIT_HASH_LEN);
     }
-    char *rerr = NULL;
-    rocksdb_iter_get_error(it, &rerr);
-    rocksdb_iter_destroy(it);
-    if (rerr) {
-        int io = store_rocks_fail(rerr, "audit log read failed", err);
-        return rc == ST_OK ? io : rc;
-    }
-    return rc;
+    return iter_done(it, rc, err);
 }
 
 /* MTH of the complete subtree of height h at index k: one stored hash when h is
@@ -207,13 +312,45 @@ static int range_hash(struct audit_log *log, uint64_t lo, uint64_t hi, uint8_t o
 
 /* ---- opening --------------------------------------------------------------------------- */
 
+static void set_options(struct audit_log *log, bool create, bool sync)
+{
+    log->opts = rocksdb_options_create();
+    rocksdb_options_set_create_if_missing(log->opts, create);
+    rocksdb_options_set_create_missing_column_families(log->opts, 1);
+    rocksdb_options_set_paranoid_checks(log->opts, 1);
+    rocksdb_options_set_max_background_jobs(log->opts, 1);
+    /* one writer; and the vector memtable of "subjects" takes no concurrent writes */
+    rocksdb_options_set_allow_concurrent_memtable_write(log->opts, 0);
+    log->table = rocksdb_block_based_options_create();
+    log->cache = rocksdb_cache_create_lru(32 * 1024 * 1024);
+    rocksdb_block_based_options_set_block_cache(log->table, log->cache);
+    rocksdb_options_set_block_based_table_factory(log->opts, log->table);
+    rocksdb_options_set_compression(log->opts, rocksdb_lz4_compression);
+    log->subject_opts = rocksdb_options_create_copy(log->opts);
+    rocksdb_options_set_memtable_vector_rep(log->subject_opts); /* an insert is an append */
+    rocksdb_options_set_compression(log->subject_opts, rocksdb_no_compression);
+    log->wopts = rocksdb_writeoptions_create();
+    rocksdb_writeoptions_set_sync(log->wopts, sync);
+    log->ropts = rocksdb_readoptions_create();
+    rocksdb_readoptions_set_verify_checksums(log->ropts, 1);
+}
+
+static int open_db(struct audit_log *log, const char *dir, struct st_err *err)
+{
+    const char *names[2] = {"default", "subjects"};
+    const rocksdb_options_t *cf_opts[2] = {log->opts, log->subject_opts};
+    char *rerr = NULL;
+    log->db = rocksdb_open_column_families(log->opts, dir, 2, names, cf_opts, log->cf, &rerr);
+    return rerr ? rocks_fail(rerr, "cannot open the audit log", err) : ST_OK;
+}
+
 static int get_value(struct audit_log *log, const unsigned char *key, size_t klen, char **val,
                      size_t *vlen, struct st_err *err)
 {
     char *rerr = NULL;
-    *val = rocksdb_transactiondb_get_cf(log->db, store_read_options(log->st), log->cf,
-                                        (const char *)key, klen, vlen, &rerr);
-    return rerr ? store_rocks_fail(rerr, "audit log read failed", err) : ST_OK;
+    *val =
+        rocksdb_get_cf(log->db, log->ropts, log->cf[CF_TREE], (const char *)key, klen, vlen, &rerr);
+    return rerr ? rocks_fail(rerr, "audit log read failed", err) : ST_OK;
 }
 
 static int load_size(struct audit_log *log, uint64_t *size, struct st_err *err)
@@ -231,15 +368,26 @@ static int load_size(struct audit_log *log, uint64_t *size, struct st_err *err)
     return rc;
 }
 
-/* Leaf `index` is stored (1), absent (0), or the read failed (< 0). */
-static int leaf_present(struct audit_log *log, uint64_t index, struct st_err *err)
+static int count_leaf(void *ctx, uint64_t index, const uint8_t *hash, const char *leaf, size_t len)
 {
-    unsigned char key[10];
-    char *val = NULL;
-    size_t vlen = 0;
-    int rc = get_value(log, key, hash_key(0, index, key), &val, &vlen, err);
-    free(val);
-    return rc != ST_OK ? rc : val != NULL;
+    (void)index, (void)hash, (void)leaf, (void)len;
+    (*(uint64_t *)ctx)++;
+    return 0;
+}
+
+/* The last leaf is there, and nothing after it. */
+static int check_ends(struct audit_log *log, uint64_t size, struct st_err *err)
+{
+    uint64_t beyond = 0;
+    int rc = walk_leaves(log, size, UINT64_MAX, false, count_leaf, &beyond, err);
+    if (rc == ST_OK && beyond)
+        rc = fail(err, ST_CORRUPT,
+                  "audit log: %llu leaves are stored beyond the recorded tree "
+                  "size %llu",
+                  (unsigned long long)beyond, (unsigned long long)size);
+    if (rc == ST_OK && size)
+        rc = walk_leaves(log, size - 1, size, true, count_leaf, &beyond, err);
+    return rc;
 }
 
 /* Rebuilds the right edge of a tree of `size` leaves from the stored hashes. */
@@ -259,36 +407,19 @@ static int load_edge(struct audit_log *log, uint64_t size, struct st_err *err)
     return ST_OK;
 }
 
-static int check_ends(struct audit_log *log, uint64_t size, struct st_err *err)
-{
-    int beyond = leaf_present(log, size, err);
-    if (beyond < 0)
-        return beyond;
-    if (beyond)
-        return fail(err, ST_CORRUPT,
-                    "audit log: leaf %llu is stored beyond the recorded tree size %llu",
-                    (unsigned long long)size, (unsigned long long)size);
-    int last = size ? leaf_present(log, size - 1, err) : 1;
-    if (last < 0)
-        return last;
-    if (!last)
-        return fail(err, ST_CORRUPT, "audit log: leaf %llu, the last of the tree, is missing",
-                    (unsigned long long)(size - 1));
-    return ST_OK;
-}
-
-int audit_log_open(struct store *st, struct audit_log **out, struct st_err *err)
+int audit_log_open(const char *dir, bool create, bool sync, struct audit_log **out,
+                   struct st_err *err)
 {
     struct audit_log *log = calloc(1, sizeof *log);
     if (!log)
         return fail(err, ST_NOMEM, "out of memory");
-    log->st = st;
-    log->db = store_rocks(st);
-    log->cf = store_cf_handle(st, CF_AUDIT);
     pthread_mutex_init(&log->append_lock, NULL);
     pthread_mutex_init(&log->head_lock, NULL);
+    set_options(log, create, sync);
     uint64_t size = 0;
-    int rc = load_size(log, &size, err);
+    int rc = open_db(log, dir, err);
+    if (rc == ST_OK)
+        rc = load_size(log, &size, err);
     if (rc == ST_OK)
         rc = check_ends(log, size, err);
     if (rc == ST_OK)
@@ -307,6 +438,17 @@ void audit_log_close(struct audit_log *log)
 {
     if (!log)
         return;
+    for (int i = 0; i < 2; i++)
+        if (log->cf[i])
+            rocksdb_column_family_handle_destroy(log->cf[i]);
+    if (log->db)
+        rocksdb_close(log->db);
+    rocksdb_options_destroy(log->opts);
+    rocksdb_options_destroy(log->subject_opts);
+    rocksdb_block_based_options_destroy(log->table);
+    rocksdb_cache_destroy(log->cache);
+    rocksdb_writeoptions_destroy(log->wopts);
+    rocksdb_readoptions_destroy(log->ropts);
     pthread_mutex_destroy(&log->append_lock);
     pthread_mutex_destroy(&log->head_lock);
     free(log);
@@ -326,56 +468,100 @@ static void keep_node(void *ctx, unsigned height, uint64_t index, const uint8_t 
     if (height % AUDIT_TILE_HEIGHT != 0)
         return;
     unsigned char key[10];
-    size_t klen = hash_key(height, index, key);
+    size_t klen = node_key(height, index, key);
     rocksdb_writebatch_put_cf(b->wb, b->cf, (const char *)key, klen, (const char *)hash,
                               AUDIT_HASH_LEN);
 }
 
-static void stage_leaf(struct batch_ctx *b, struct audit_range *edge, const struct audit_leaf *l)
+static void stage_subject(struct audit_log *log, rocksdb_writebatch_t *wb, const uint8_t *subject,
+                          uint64_t index)
 {
-    uint64_t index = edge->size;
-    unsigned char value[AUDIT_HASH_LEN + AUDIT_LEAF_MAX], key[10];
-    audit_leaf_hash(l->data, l->len, value);
-    if (l->len)
-        memcpy(value + AUDIT_HASH_LEN, l->data, l->len);
-    size_t klen = hash_key(0, index, key);
-    rocksdb_writebatch_put_cf(b->wb, b->cf, (const char *)key, klen, (const char *)value,
-                              AUDIT_HASH_LEN + l->len);
-    if (l->subject) {
-        unsigned char skey[1 + AUDIT_SUBJECT_LEN + 8];
-        skey[0] = AUDIT_KEY_SUBJECT;
-        memcpy(skey + 1, l->subject, AUDIT_SUBJECT_LEN);
-        be64_put(index, skey + 1 + AUDIT_SUBJECT_LEN);
-        rocksdb_writebatch_put_cf(b->wb, b->cf, (const char *)skey, sizeof skey, "", 0);
-    }
-    audit_range_push_cb(edge, value, keep_node, b);
+    unsigned char key[AUDIT_SUBJECT_LEN + 8];
+    memcpy(key, subject, AUDIT_SUBJECT_LEN);
+    be64_put(index, key + AUDIT_SUBJECT_LEN);
+    rocksdb_writebatch_put_cf(wb, log->cf[CF_SUBJECTS], (const char *)key, sizeof key, "", 0);
 }
 
 static int write_batch(struct audit_log *log, rocksdb_writebatch_t *wb, struct st_err *err)
 {
     char *rerr = NULL;
-    rocksdb_transactiondb_write(log->db, store_write_options(log->st), wb, &rerr);
-    return rerr ? store_rocks_fail(rerr, "audit log write failed", err) : ST_OK;
+    rocksdb_write(log->db, log->wopts, wb, &rerr);
+    return rerr ? rocks_fail(rerr, "audit log write failed", err) : ST_OK;
+}
+
+static int check_leaves(const struct audit_leaf *leaves, size_t n, struct st_err *err)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((!leaves[i].data && leaves[i].len) || leaves[i].len > AUDIT_LEAF_MAX)
+            return fail(err, ST_INVALID, "an audit leaf is at most %d bytes", AUDIT_LEAF_MAX);
+    return ST_OK;
+}
+
+/* The leaves' batch value: for each, its leaf hash, its length (BE16), itself;
+ * and the pushes of their hashes onto the edge. */
+static unsigned char *stage_leaves(struct audit_log *log, struct batch_ctx *b,
+                                   struct audit_range *edge, const struct audit_leaf *leaves,
+                                   size_t n, size_t *vlen)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += ENTRY_HEAD + leaves[i].len;
+    unsigned char *v = malloc(total ? total : 1);
+    if (!v)
+        return NULL;
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct audit_leaf *l = &leaves[i];
+        audit_leaf_hash(l->data, l->len, v + at);
+        v[at + AUDIT_HASH_LEN] = (unsigned char)(l->len >> 8);
+        v[at + AUDIT_HASH_LEN + 1] = (unsigned char)l->len;
+        if (l->len)
+            memcpy(v + at + ENTRY_HEAD, l->data, l->len);
+        if (l->subject)
+            stage_subject(log, b->wb, l->subject, edge->size);
+        audit_range_push_cb(edge, v + at, keep_node, b);
+        at += ENTRY_HEAD + l->len;
+    }
+    *vlen = total;
+    return v;
 }
 
 int audit_log_append(struct audit_log *log, const struct audit_leaf *leaves, size_t n,
                      uint64_t *first, struct st_err *err)
 {
-    for (size_t i = 0; i < n; i++)
-        if ((!leaves[i].data && leaves[i].len) || leaves[i].len > AUDIT_LEAF_MAX)
-            return fail(err, ST_INVALID, "an audit leaf is at most %d bytes", AUDIT_LEAF_MAX);
+    return audit_log_append_mark(log, leaves, n, NULL, NULL, 0, first, err);
+}
+
+int audit_log_append_mark(struct audit_log *log, const struct audit_leaf *leaves, size_t n,
+                          const char *name, const void *val, size_t len, uint64_t *first,
+                          struct st_err *err)
+{
+    if (check_leaves(leaves, n, err) != ST_OK)
+        return ST_INVALID;
+    if (name && (!meta_name_ok(name) || strcmp(name, AUDIT_META_SIZE) == 0))
+        return fail(err, ST_INVALID, "a name of 1-32 bytes other than \"size\" is needed");
+    if (!n && !name)
+        return ST_OK;
     pthread_mutex_lock(&log->append_lock);
     struct audit_range edge = log->edge;
-    struct batch_ctx b = {rocksdb_writebatch_create(), log->cf};
+    struct batch_ctx b = {rocksdb_writebatch_create(), log->cf[CF_TREE]};
     *first = edge.size;
-    for (size_t i = 0; i < n; i++)
-        stage_leaf(&b, &edge, &leaves[i]);
+    size_t vlen = 0;
+    unsigned char *v = n ? stage_leaves(log, &b, &edge, leaves, n, &vlen) : NULL;
+    int rc = n && !v ? fail(err, ST_NOMEM, "out of memory") : ST_OK;
     unsigned char key[34], size[8];
+    if (rc == ST_OK && n)
+        rocksdb_writebatch_put_cf(b.wb, b.cf, (const char *)key, batch_key(*first, key),
+                                  (const char *)v, vlen);
     be64_put(edge.size, size);
     rocksdb_writebatch_put_cf(b.wb, b.cf, (const char *)key, meta_key(AUDIT_META_SIZE, key),
                               (const char *)size, sizeof size);
-    int rc = n ? write_batch(log, b.wb, err) : ST_OK;
+    if (name)
+        rocksdb_writebatch_put_cf(b.wb, b.cf, (const char *)key, meta_key(name, key), val, len);
+    if (rc == ST_OK)
+        rc = write_batch(log, b.wb, err);
     rocksdb_writebatch_destroy(b.wb);
+    free(v);
     if (rc == ST_OK) {
         uint8_t root[AUDIT_HASH_LEN];
         audit_range_root(&edge, root);
@@ -420,61 +606,62 @@ int audit_log_root_at(struct audit_log *log, uint64_t size, uint8_t root[AUDIT_H
     return range_hash(log, 0, size, root, err);
 }
 
+struct one_leaf {
+    char *data;
+    size_t len;
+    bool found;
+};
+
+static int copy_leaf(void *ctx, uint64_t index, const uint8_t *hash, const char *leaf, size_t len)
+{
+    (void)index, (void)hash;
+    struct one_leaf *o = ctx;
+    o->data = malloc(len ? len : 1);
+    if (o->data)
+        memcpy(o->data, leaf, len);
+    o->len = len;
+    o->found = true;
+    return 1;
+}
+
 int audit_log_leaf(struct audit_log *log, uint64_t index, char **data, size_t *len,
                    struct st_err *err)
 {
-    unsigned char key[10];
-    char *val = NULL;
-    size_t vlen = 0;
+    struct one_leaf o = {NULL, 0, false};
     *data = NULL;
     *len = 0;
-    int rc = get_value(log, key, hash_key(0, index, key), &val, &vlen, err);
-    if (rc != ST_OK)
+    int rc =
+        index < UINT64_MAX ? walk_leaves(log, index, index + 1, false, copy_leaf, &o, err) : ST_OK;
+    if (rc != ST_OK) {
+        free(o.data);
         return rc;
-    if (!val)
-        return fail(err, ST_NOT_FOUND, "no audit leaf %llu", (unsigned long long)index);
-    if (vlen < AUDIT_HASH_LEN) {
-        free(val);
-        return fail(err, ST_CORRUPT, "audit log: leaf %llu is malformed",
-                    (unsigned long long)index);
     }
-    memmove(val, val + AUDIT_HASH_LEN, vlen - AUDIT_HASH_LEN);
-    *data = val;
-    *len = vlen - AUDIT_HASH_LEN;
+    if (!o.found)
+        return fail(err, ST_NOT_FOUND, "no audit leaf %llu", (unsigned long long)index);
+    if (!o.data)
+        return fail(err, ST_NOMEM, "out of memory");
+    *data = o.data;
+    *len = o.len;
     return ST_OK;
+}
+
+struct scan {
+    audit_leaf_fn fn;
+    void *ctx;
+};
+
+static int scan_leaf(void *ctx, uint64_t index, const uint8_t *hash, const char *leaf, size_t len)
+{
+    (void)hash;
+    struct scan *s = ctx;
+    return s->fn(s->ctx, index, leaf, len);
 }
 
 int audit_log_scan(struct audit_log *log, uint64_t start, uint64_t end, audit_leaf_fn fn, void *ctx,
                    struct st_err *err)
 {
-    unsigned char key[10];
-    size_t klen = hash_key(0, start, key);
-    rocksdb_iterator_t *it = iterator(log);
-    int rc = ST_OK;
-    for (rocksdb_iter_seek(it, (const char *)key, klen); rocksdb_iter_valid(it);
-         rocksdb_iter_next(it)) {
-        size_t len, vlen;
-        const unsigned char *k = (const unsigned char *)rocksdb_iter_key(it, &len);
-        if (len != 9 || k[0] != AUDIT_KEY_LEAF)
-            break;
-        uint64_t index = be64_get(k + 1);
-        if (index >= end)
-            break;
-        const char *v = rocksdb_iter_value(it, &vlen);
-        if (vlen < AUDIT_HASH_LEN) {
-            rc = fail(err, ST_CORRUPT, "audit log: leaf %llu is malformed",
-                      (unsigned long long)index);
-            break;
-        }
-        if (fn(ctx, index, v + AUDIT_HASH_LEN, vlen - AUDIT_HASH_LEN) != 0)
-            break;
-    }
-    char *rerr = NULL;
-    rocksdb_iter_get_error(it, &rerr);
-    rocksdb_iter_destroy(it);
-    if (rerr)
-        return store_rocks_fail(rerr, "audit log read failed", err);
-    return rc;
+    struct scan s = {fn, ctx};
+    return start < end ? walk_leaves(log, start, end, false, scan_leaf, &s, err) : ST_OK;
 }
 
 /* ---- proofs ------------------------------------------------------------------------------ */
@@ -576,23 +763,17 @@ int audit_log_tile(struct audit_log *log, unsigned level, uint64_t index, unsign
 int audit_log_by_subject(struct audit_log *log, const uint8_t subject[AUDIT_SUBJECT_LEN],
                          audit_index_fn fn, void *ctx, struct st_err *err)
 {
-    unsigned char prefix[1 + AUDIT_SUBJECT_LEN];
-    prefix[0] = AUDIT_KEY_SUBJECT;
-    memcpy(prefix + 1, subject, AUDIT_SUBJECT_LEN);
-    rocksdb_iterator_t *it = iterator(log);
-    for (rocksdb_iter_seek(it, (const char *)prefix, sizeof prefix); rocksdb_iter_valid(it);
+    rocksdb_iterator_t *it = iterator(log, CF_SUBJECTS);
+    for (rocksdb_iter_seek(it, (const char *)subject, AUDIT_SUBJECT_LEN); rocksdb_iter_valid(it);
          rocksdb_iter_next(it)) {
         size_t len;
         const unsigned char *k = (const unsigned char *)rocksdb_iter_key(it, &len);
-        if (len != sizeof prefix + 8 || memcmp(k, prefix, sizeof prefix) != 0)
+        if (len != AUDIT_SUBJECT_LEN + 8 || memcmp(k, subject, AUDIT_SUBJECT_LEN) != 0)
             break;
-        if (fn(ctx, be64_get(k + sizeof prefix)) != 0)
+        if (fn(ctx, be64_get(k + AUDIT_SUBJECT_LEN)) != 0)
             break;
     }
-    char *rerr = NULL;
-    rocksdb_iter_get_error(it, &rerr);
-    rocksdb_iter_destroy(it);
-    return rerr ? store_rocks_fail(rerr, "audit log read failed", err) : ST_OK;
+    return iter_done(it, ST_OK, err);
 }
 
 /* ---- named values ---------------------------------------------------------------------------- */
@@ -618,7 +799,8 @@ int audit_log_meta_put(struct audit_log *log, const char *name, const void *val,
         return fail(err, ST_INVALID, "a name of 1-32 bytes other than \"size\" is needed");
     unsigned char key[34];
     rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
-    rocksdb_writebatch_put_cf(wb, log->cf, (const char *)key, meta_key(name, key), val, len);
+    rocksdb_writebatch_put_cf(wb, log->cf[CF_TREE], (const char *)key, meta_key(name, key), val,
+                              len);
     int rc = write_batch(log, wb, err);
     rocksdb_writebatch_destroy(wb);
     return rc;

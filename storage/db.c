@@ -30,7 +30,7 @@
 static const char *const cf_names[CF_COUNT] = {
     [CF_PERSONS] = "persons",     [CF_HISTORY] = "history",   [CF_INDEXES] = "indexes",
     [CF_EVENTS] = "events",       [CF_DOCUMENTS] = "documents", [CF_PENDING] = "pending",
-    [CF_BIOMETRICS] = "biometrics", [CF_METADATA] = "metadata",   [CF_AUDIT] = "audit",
+    [CF_BIOMETRICS] = "biometrics", [CF_METADATA] = "metadata",
 };
 
 struct store {

@@ -13,7 +13,6 @@
  *   pending     enrolment id -> sealed record held for adjudication
  *   biometrics  HN -> sealed biometric templates
  *   metadata    schema version, Huduma Number issue counter, creation time
- *   audit       the audit log: leaves, tree hashes, subject index (see below)
  *
  * Every logical change is one transaction (one WriteBatch) committed with a
  * synced WAL before it is acknowledged.  Concurrent committers are grouped by
@@ -223,7 +222,6 @@ enum store_cf {
     CF_PENDING,
     CF_BIOMETRICS,
     CF_METADATA,
-    CF_AUDIT, /* the audit log's Merkle tree (storage/audit_log.c) */
     CF_COUNT,
 };
 const char *store_cf_name(enum store_cf cf);
@@ -331,19 +329,22 @@ int blob_unseal(struct keyring *kr, const char *aad, const char *sealed, size_t 
 /* ---- the audit log (storage/audit_*.c; docs/audit.md) ----------------------------
  * An append-only Merkle tree of access records ("leaves") as RFC 9162 defines it:
  * leaf hash SHA-256(0x00 || leaf), node hash SHA-256(0x01 || left || right), the
- * empty tree's root SHA-256("").  It lives in the column family "audit":
+ * empty tree's root SHA-256("").  It has a RocksDB database of its own (one
+ * writer, no transactions; the daemon keeps it in <register>/audit/db):
  *
- *   'L' index(BE64)            -> leaf hash (32 bytes) || leaf
+ *   'B' first(BE64)            -> a batch of leaves as appended: for each, its
+ *                                 leaf hash (32 bytes), its length (BE16), itself
  *   'N' height(1) index(BE64)  -> hash of the complete subtree of that height,
  *                                 for heights 8, 16, ... (the hashes of the
  *                                 c2sp.org/tlog-tiles tiles at levels 1 and up)
- *   'R' subject(16) index(BE64) -> "": which leaves name a subject
  *   'M' name                   -> small values: "size" (BE64), the last signed
  *                                 checkpoint, ...
+ *   column family "subjects": subject(16) index(BE64) -> "", which leaves name
+ *                                 a subject
  *
  * Every other hash is recomputed from those when asked for.  Appends are one
- * WriteBatch each (synced when the store syncs), so a crash leaves the tree at
- * a batch boundary.  A log is used by one process at a time (RocksDB's lock).
+ * WriteBatch each (synced when the log was opened so), so a crash leaves the
+ * tree at a batch boundary.  A log is used by one process at a time.
  */
 #define AUDIT_HASH_LEN    32
 #define AUDIT_SUBJECT_LEN 16
@@ -353,9 +354,11 @@ int blob_unseal(struct keyring *kr, const char *aad, const char *sealed, size_t 
 
 struct audit_log;
 
-/* Opens the log of an open store (empty when new) and checks that its stored
- * size and hashes hang together.  ST_CORRUPT names what is missing. */
-int audit_log_open(struct store *st, struct audit_log **out, struct st_err *err);
+/* Opens the log in dir (made when missing and `create`; every append synced
+ * when `sync`) and checks that its stored size and hashes hang together.
+ * ST_CORRUPT names what is missing. */
+int audit_log_open(const char *dir, bool create, bool sync, struct audit_log **out,
+                   struct st_err *err);
 void audit_log_close(struct audit_log *log);
 
 struct audit_leaf {
@@ -368,6 +371,11 @@ struct audit_leaf {
  * thread; appends are serialised.  On failure nothing is appended. */
 int audit_log_append(struct audit_log *log, const struct audit_leaf *leaves, size_t n,
                      uint64_t *first, struct st_err *err);
+/* The same, setting the named value `name` (see audit_log_meta_put) in the same
+ * batch: a mark of what was appended, so that an append is never repeated. */
+int audit_log_append_mark(struct audit_log *log, const struct audit_leaf *leaves, size_t n,
+                          const char *name, const void *val, size_t len, uint64_t *first,
+                          struct st_err *err);
 /* The tree as last appended: its size and root, taken together. */
 void audit_log_head(struct audit_log *log, uint64_t *size, uint8_t root[AUDIT_HASH_LEN]);
 /* The root of the tree when it had `size` leaves (size <= the current size). */

@@ -35,7 +35,8 @@
 
 #include "storage/audit_internal.h"
 #include "storage/storage.h"
-#include "storage/store_internal.h"
+
+#include <rocksdb/c.h>
 
 #define HL  AUDIT_HASH_LEN
 #define BIG 1000
@@ -144,19 +145,14 @@ static void ref_subproof(const struct leafset *d, size_t m, size_t lo, size_t hi
 
 struct fx {
     char dir[128];
-    struct store *st;
     struct audit_log *log;
     struct leafset d;
 };
 
 static void open_log(struct fx *f)
 {
-    struct store_options o = {.create = true, .sync = false};
     struct st_err err = {0};
-    int rc = store_open(f->dir, &o, NULL, &f->st, &err);
-    if (rc != ST_OK)
-        fail_msg("store_open: %s", err.msg);
-    rc = audit_log_open(f->st, &f->log, &err);
+    int rc = audit_log_open(f->dir, true, false, &f->log, &err);
     if (rc != ST_OK)
         fail_msg("audit_log_open: %s", err.msg);
 }
@@ -164,9 +160,7 @@ static void open_log(struct fx *f)
 static void close_log(struct fx *f)
 {
     audit_log_close(f->log);
-    store_close(f->st);
     f->log = NULL;
-    f->st = NULL;
 }
 
 static int setup(void **state)
@@ -679,26 +673,67 @@ static void test_meta(void **state)
 }
 
 /* Damage the appliance itself would notice on its next start: the stored size
- * says a leaf exists that does not, or a hash the right edge needs is unreadable. */
+ * says a leaf exists that does not, or a hash the right edge needs is unreadable.
+ * The log is closed, and its database edited behind its back with RocksDB. */
+static void rewrite_batches(struct fx *f, uint64_t index, bool remove_it)
+{
+    const char *names[2] = {"default", "subjects"};
+    rocksdb_options_t *o = rocksdb_options_create();
+    const rocksdb_options_t *cfo[2] = {o, o};
+    rocksdb_column_family_handle_t *cf[2];
+    char *rerr = NULL;
+    rocksdb_t *db = rocksdb_open_column_families(o, f->dir, 2, names, cfo, cf, &rerr);
+    assert_null(rerr);
+    /* the batch holding leaf `index`, found walking the batch keys */
+    rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
+    rocksdb_iterator_t *it = rocksdb_create_iterator_cf(db, ro, cf[0]);
+    unsigned char key[9] = {AUDIT_KEY_BATCH};
+    for (int i = 8; i >= 1; i--)
+        key[i] = (unsigned char)(index >> (8 * (8 - i)));
+    rocksdb_iter_seek_for_prev(it, (const char *)key, sizeof key);
+    assert_true(rocksdb_iter_valid(it));
+    size_t klen, vlen;
+    const char *k = rocksdb_iter_key(it, &klen);
+    assert_int_equal(klen, 9);
+    unsigned char bkey[9];
+    memcpy(bkey, k, 9);
+    uint64_t first = 0;
+    for (int i = 1; i < 9; i++)
+        first = first << 8 | bkey[i];
+    const unsigned char *v = (const unsigned char *)rocksdb_iter_value(it, &vlen);
+    unsigned char *copy = malloc(vlen);
+    size_t n = 0, at = 0;
+    for (uint64_t i = first; at < vlen; i++) { /* every entry but `index`, or with it cut short */
+        size_t len = (size_t)v[at + 32] << 8 | v[at + 33];
+        if (i != index) {
+            memcpy(copy + n, v + at, 34 + len);
+            n += 34 + len;
+        } else if (!remove_it) {
+            memcpy(copy + n, v + at, 30); /* half a hash: the batch no longer parses */
+            n += 30;
+        }
+        at += 34 + len;
+    }
+    rocksdb_iter_destroy(it);
+    rocksdb_writeoptions_t *wo = rocksdb_writeoptions_create();
+    rocksdb_put_cf(db, wo, cf[0], (const char *)bkey, 9, (const char *)copy, n, &rerr);
+    assert_null(rerr);
+    free(copy);
+    rocksdb_writeoptions_destroy(wo);
+    rocksdb_readoptions_destroy(ro);
+    rocksdb_column_family_handle_destroy(cf[0]);
+    rocksdb_column_family_handle_destroy(cf[1]);
+    rocksdb_close(db);
+    rocksdb_options_destroy(o);
+}
+
 static void damage_then_open(struct fx *f, uint64_t index, bool remove_it, const char *want)
 {
-    unsigned char key[9] = {AUDIT_KEY_LEAF};
-    for (int i = 8; i >= 1; i--, index >>= 8)
-        key[i] = (unsigned char)index;
-    char *rerr = NULL;
-    if (remove_it)
-        rocksdb_transactiondb_delete_cf(store_rocks(f->st), store_write_options(f->st),
-                                        store_cf_handle(f->st, CF_AUDIT), (const char *)key,
-                                        sizeof key, &rerr);
-    else
-        rocksdb_transactiondb_put_cf(store_rocks(f->st), store_write_options(f->st),
-                                     store_cf_handle(f->st, CF_AUDIT), (const char *)key,
-                                     sizeof key, "x", 1, &rerr);
-    assert_null(rerr);
     audit_log_close(f->log);
     f->log = NULL;
+    rewrite_batches(f, index, remove_it);
     struct st_err err = {0};
-    assert_int_equal(audit_log_open(f->st, &f->log, &err), ST_CORRUPT);
+    assert_int_equal(audit_log_open(f->dir, false, false, &f->log, &err), ST_CORRUPT);
     if (!strstr(err.msg, want))
         fail_msg("\"%s\" does not name %s", err.msg, want);
     f->log = NULL;
@@ -711,12 +746,35 @@ static void test_open_finds_missing_last_leaf(void **state)
     damage_then_open(f, 999, true, "leaf 999");
 }
 
+/* A leaf removed in the middle of a whole tile is not needed at open; the
+ * leaves after it in its batch move up, so a tile over it finds the batch one
+ * short of the next. */
+static void test_missing_leaf_named_by_reads(void **state)
+{
+    struct fx *f = *state;
+    add_big(f);
+    audit_log_close(f->log);
+    f->log = NULL;
+    rewrite_batches(f, 100, true);
+    open_log(f);
+    uint8_t tile[AUDIT_TILE_WIDTH * HL];
+    struct st_err err;
+    assert_int_equal(audit_log_tile(f->log, 0, 0, 256, tile, &err), ST_CORRUPT);
+    assert_non_null(strstr(err.msg, "is missing"));
+    char *leaf;
+    size_t len;
+    assert_int_equal(audit_log_leaf(f->log, 100, &leaf, &len, &err), ST_OK);
+    assert_memory_equal(leaf, "{\"i\":101,", 9); /* 101 moved up into 100's place */
+    free(leaf);
+    assert_int_equal(audit_log_tile(f->log, 1, 0, 3, tile, &err), ST_OK); /* stored above it */
+}
+
 static void test_open_finds_malformed_edge_leaf(void **state)
 {
     struct fx *f = *state;
     add_big(f);
     /* 1000 = 512 + 256 + 128 + ...: the peak [768, 896) is folded from its leaves */
-    damage_then_open(f, 800, false, "leaf 800");
+    damage_then_open(f, 800, false, "malformed");
 }
 
 /* ---- group commit ------------------------------------------------------------------------ */
@@ -832,6 +890,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_meta, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_finds_missing_last_leaf, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_finds_malformed_edge_leaf, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_missing_leaf_named_by_reads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_commit_stats, setup, teardown),
     };

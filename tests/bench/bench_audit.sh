@@ -1,0 +1,246 @@
+#!/bin/sh
+# tests/bench/bench_audit.sh - what the audit log costs (docs/BENCHMARKS.md,
+# "The audit log"), measured in one run:
+#   1. durable leaves per second: bench_audit, the group committer (4 threads
+#      keeping 64 leaves each in flight) beside one synced write per leaf;
+#   2. verification throughput over mutual TLS with logging on and off: the
+#      same hudumad on the same register, started with `[audit] enabled =
+#      true` or `false`, the order swapped every round, driven by huduma-load
+#      flat out (closed loop, keep-alive) in three shapes:
+#        cap   32 connections x 8 pipelined requests (256 in flight): capacity
+#        c32   32 connections, one request each: latency-bound
+#        c256  256 connections, one request each
+#      with the server's CPU time per answer beside each (from /proc).
+#   3. after the logging-on runs, the tree holds at least one leaf per answer
+#      huduma-load counted, and its checkpoint verifies with huduma-audit.
+# The figure asked of the audit log is the ratio on/off of "cap" throughput:
+# at least 0.90 (logging costs under 10%).  The latency-bound shapes show the
+# price of waiting for a synced WAL write before each answer.
+#
+# Everything runs in a temporary directory under build/ (the repository's disk,
+# where a synced write costs what it costs), removed at exit; every command is
+# bounded by timeout(1), and no run starts after BENCH_AUDIT_BUDGET seconds.
+# Settings, from the environment:
+#   HUDUMA_BIN              huduma, hudumad, huduma-load, huduma-audit (build/rel/bin)
+#   HUDUMA_BENCH_BIN        bench_audit                                 (build/rel/bench)
+#   BENCH_AUDIT_PEOPLE      synthetic people offered (5000; without biometrics the
+#                           adults are refused, about 700 children are enrolled)
+#   BENCH_AUDIT_ROUNDS      rounds (each: logging on and off)           (3)
+#   BENCH_AUDIT_SECONDS     measured seconds per run                    (6)
+#   BENCH_AUDIT_WARMUP      warm-up seconds per run                     (1)
+#   BENCH_AUDIT_BUDGET      seconds before no run starts                (600)
+#   BENCH_WORK              parent of the temporary directory           (build)
+set -eu
+cd "$(dirname "$0")/../.."
+
+BIN=${HUDUMA_BIN:-build/rel/bin}
+BENCH_BIN=${HUDUMA_BENCH_BIN:-build/rel/bench}
+PEOPLE=${BENCH_AUDIT_PEOPLE:-5000}
+ROUNDS=${BENCH_AUDIT_ROUNDS:-3}
+SECS=${BENCH_AUDIT_SECONDS:-6}
+WARMUP=${BENCH_AUDIT_WARMUP:-1}
+BUDGET=${BENCH_AUDIT_BUDGET:-600}
+WORK_PARENT=${BENCH_WORK:-build}
+HUDUMA=$BIN/huduma
+HUDUMAD=$BIN/hudumad
+LOAD=$BIN/huduma-load
+AUDIT=$BIN/huduma-audit
+for f in "$HUDUMA" "$HUDUMAD" "$LOAD" "$AUDIT" "$BENCH_BIN/bench_audit"; do
+    [ -x "$f" ] || { echo "bench_audit: $f is missing (make bench builds it)" >&2; exit 1; }
+done
+
+STARTED=$(date +%s)
+mkdir -p "$WORK_PARENT"
+W=$(cd "$(mktemp -d "$WORK_PARENT/bench-audit.XXXXXX")" && pwd)
+REG=$W/register
+DPID=
+stop() { # PID: TERM, then KILL after 10 s
+    [ -n "$1" ] || return 0
+    kill -TERM "$1" 2>/dev/null || return 0
+    n=0
+    while kill -0 "$1" 2>/dev/null && [ "$n" -lt 100 ]; do
+        sleep 0.1
+        n=$((n + 1))
+    done
+    kill -KILL "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
+}
+cleanup() {
+    stop "$DPID"
+    sh scripts/swtpm.sh stop "$REG" 2>/dev/null || :
+    rm -rf "$W"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+elapsed() { echo $(($(date +%s) - STARTED)); }
+median() {
+    sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print 0; else if (NR % 2) print v[(NR + 1) / 2];
+                                         else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+field() { sed -n "s/.* $1=\\([0-9.]*\\).*/\\1/p" | tail -n 1; }
+
+echo "== audit log benchmark: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "   work dir $W ($(stat -f -c %T "$W") file system)"
+
+# ---- 1. durable leaves per second ---------------------------------------------------------
+echo "== durable leaves per second (bench_audit: one synced write per leaf, then group commit)"
+timeout 120 "$BENCH_BIN/bench_audit" "$W/leaves" --threads 4 --inflight 64 --seconds "$SECS" \
+    >"$W/leaves.out"
+sed 's/^/   /' "$W/leaves.out"
+single=$(grep 'mode=single' "$W/leaves.out" | field leaves_per_sec)
+group=$(grep 'mode=group' "$W/leaves.out" | field leaves_per_sec)
+batch=$(grep 'mode=group' "$W/leaves.out" | field mean_batch)
+
+# ---- 2. a register, an agency, a person ---------------------------------------------------
+echo "== a register of $PEOPLE synthetic people (huduma synth --seed 3 --no-biometrics | huduma import --no-sync)"
+sh scripts/swtpm.sh start "$REG"
+HUDUMA_TCTI=$(sh scripts/swtpm.sh tcti "$REG")
+export HUDUMA_TCTI
+timeout 60 "$HUDUMA" --dir "$REG" init >/dev/null
+rc=0
+# shellcheck disable=SC2016
+timeout 300 sh -c '"$1" synth --seed 3 --count "$2" --no-events --no-biometrics --as-of "$(date -u +%F)" |
+    "$1" --dir "$3" import - --acks --no-sync >"$4" 2>"$5"' sh \
+    "$HUDUMA" "$PEOPLE" "$REG" "$W/acks" "$W/import.log" || rc=$?
+[ "$rc" -eq 0 ] || [ "$rc" -eq 2 ] || { tr '\r' '\n' <"$W/import.log" | tail -n 3 >&2; exit 1; }
+echo "   $(tr '\r' '\n' <"$W/import.log" | grep '^imported' | tail -n 1)"
+timeout 60 "$HUDUMA" --dir "$REG" agency add bench-verifier --role verifier --out "$W" >/dev/null
+timeout 60 "$HUDUMA" --dir "$REG" agency add bench-auditor --role auditor --out "$W" >/dev/null
+timeout 60 "$HUDUMA" --dir "$REG" keys public >"$W/log-key.pem"
+# without biometrics only children under 6 are accepted: enough people to read
+HN=$(awk -F'\t' '$3 == "assigned" { n++; if (n == 77) { print $4; exit } }' "$W/acks")
+[ -n "$HN" ] || { echo "bench_audit: the import assigned too few numbers" >&2; exit 1; }
+timeout 60 "$HUDUMA" --dir "$REG" show "$HN" >"$W/person.json"
+member() { sed -n "s/^  \"$1\": \\(\".*\"\\),\\{0,1\\}\$/\\1/p" "$W/person.json"; }
+printf '{"huduma_number":"%s","claims":{"surname":%s,"first_name":%s,"date_of_birth":%s,"sex":%s}}' \
+    "$HN" "$(member surname)" "$(member first_name)" "$(member date_of_birth)" "$(member sex)" \
+    >"$W/verify.json"
+
+PORT=$(awk -v s="$$" 'BEGIN { srand(s); print 20000 + int(rand() * 40000) }')
+# start_daemon ON|OFF: hudumad with logging on or off; waits until it answers
+start_daemon() {
+    enabled=true
+    [ "$1" = on ] || enabled=false
+    cat >"$W/hudumad.conf" <<EOF
+[server]
+listen = 127.0.0.1
+port = $PORT
+threads = 2
+register_dir = $REG
+
+[log]
+level = warn
+
+[audit]
+enabled = $enabled
+EOF
+    "$HUDUMAD" --config "$W/hudumad.conf" 2>>"$W/hudumad.log" &
+    DPID=$!
+    n=0
+    while ! load --show-response --duration 2 >"$W/reply" 2>/dev/null; do
+        kill -0 "$DPID" 2>/dev/null && [ $n -lt 150 ] ||
+            { echo "bench_audit: hudumad did not start" >&2; tail -n 5 "$W/hudumad.log" >&2; exit 1; }
+        sleep 0.2
+        n=$((n + 1))
+    done
+    grep -q '"match":true' "$W/reply" || { echo "bench_audit: no match" >&2; exit 1; }
+}
+load() {
+    timeout 120 "$LOAD" --port "$PORT" --cert "$W/bench-verifier.crt" --key "$W/bench-verifier.key" \
+        --cacert "$REG/ca/ca.crt" --path /v1/verify --header 'X-Purpose: benchmark of the audit log' \
+        --header 'Content-Type: application/json' --body-file "$W/verify.json" "$@"
+}
+TICK=$(getconf CLK_TCK)
+cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
+RESULTS=$W/results
+: >"$RESULTS"
+answered_on=0
+# one SHAPE MODE ROUND CONNS PIPELINE
+one() {
+    [ "$(elapsed)" -lt "$BUDGET" ] || { echo "bench_audit: over the budget of $BUDGET s" >&2; exit 1; }
+    c0=$(cpu_ticks "$DPID")
+    out=$(load --connections "$4" --pipeline "$5" --duration "$SECS" --warmup "$WARMUP" \
+        --label "$1/$2") || { echo "bench_audit: huduma-load failed" >&2; exit 1; }
+    c1=$(cpu_ticks "$DPID")
+    line=$(echo "$out" | grep '^RESULT')
+    rps=$(echo "$line" | field rps)
+    us=$(awk -v c="$((c1 - c0))" -v k="$TICK" -v r="$rps" -v w="$WARMUP" -v d="$SECS" \
+        'BEGIN { printf "%.1f", (r > 0 ? c / k * 1e6 / (r * (w + d)) : 0) }')
+    echo "$1 $2 $3 $us $line" >>"$RESULTS"
+    [ "$(echo "$line" | field errors)" = 0 ] || { echo "bench_audit: errors: $line" >&2; exit 1; }
+    if [ "$2" = on ]; then
+        answered_on=$((answered_on + $(echo "$line" | sed -n 's/.* requests=\([0-9]*\).*/\1/p') - \
+            $(echo "$line" | field unanswered)))
+    fi
+    printf '   %-4s logging %-3s round %s: %8s req/s  p50 %7s us  p99 %7s us  server %6s us/answer\n' \
+        "$1" "$2" "$3" "$rps" "$(echo "$line" | field p50_us)" "$(echo "$line" | field p99_us)" "$us"
+}
+
+echo "== verification with logging on and off, $ROUNDS rounds of $SECS s after $WARMUP s of warm-up"
+r=1
+while [ "$r" -le "$ROUNDS" ]; do
+    if [ $((r % 2)) -eq 1 ]; then order="on off"; else order="off on"; fi
+    for mode in $order; do
+        start_daemon "$mode"
+        one cap "$mode" "$r" 32 8
+        one c32 "$mode" "$r" 32 1
+        one c256 "$mode" "$r" 256 1
+        stop "$DPID"
+        DPID=
+    done
+    r=$((r + 1))
+done
+
+# ---- 3. the log after the runs --------------------------------------------------------------
+start_daemon off
+sleep 1.5 # a checkpoint covers everything (signed at the last stop too)
+timeout 60 curl -q -sS --noproxy '*' --cacert "$REG/ca/ca.crt" --cert "$W/bench-auditor.crt" \
+    --key "$W/bench-auditor.key" -H 'X-Purpose: benchmark check' \
+    "https://127.0.0.1:$PORT/v1/audit/checkpoint" >"$W/checkpoint"
+stop "$DPID"
+DPID=
+tree=$(sed -n 2p "$W/checkpoint")
+verdict=$("$AUDIT" --key "$W/log-key.pem" checkpoint "$W/checkpoint") ||
+    { echo "bench_audit: the checkpoint does not verify: $verdict" >&2; exit 1; }
+if [ "$tree" -lt "$answered_on" ]; then
+    echo "bench_audit: the tree has $tree leaves, fewer than the $answered_on answers with logging on" >&2
+    exit 1
+fi
+
+# ---- summary ----------------------------------------------------------------------------------
+med() { awk -v s="$1" -v m="$2" -v f="$3" '$1 == s && $2 == m {
+        if (f == "us") print $4
+        else for (i = 5; i <= NF; i++) if (index($i, f "=") == 1) print substr($i, length(f) + 2) }' \
+        "$RESULTS" | median; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+list() { awk -v s="$1" -v m="$2" '$1 == s && $2 == m { for (i = 5; i <= NF; i++)
+        if (index($i, "rps=") == 1) printf "%s ", substr($i, 5) }' "$RESULTS"; }
+echo
+echo "== summary: medians of $ROUNDS rounds, $(nproc) cores shared by client and server" \
+    "(load average now $(cut -d' ' -f1-3 /proc/loadavg))"
+printf '%-44s %10s %10s %8s\n' "measure" "on" "off" "on/off"
+for s in cap c32 c256; do
+    case $s in
+    cap) label="256 in flight (32 conns x 8): req/s" ;;
+    c32) label="32 connections, 1 each: req/s" ;;
+    c256) label="256 connections, 1 each: req/s" ;;
+    esac
+    printf '%-44s %10s %10s %8s\n' "$label" "$(med $s on rps)" "$(med $s off rps)" \
+        "$(ratio "$(med $s on rps)" "$(med $s off rps)")"
+    printf '%-44s %10s %10s %8s\n' "  p50 us" "$(med $s on p50_us)" "$(med $s off p50_us)" ""
+    printf '%-44s %10s %10s %8s\n' "  p99 us" "$(med $s on p99_us)" "$(med $s off p99_us)" ""
+    printf '%-44s %10s %10s %8s\n' "  server CPU per answer, us" "$(med $s on us)" "$(med $s off us)" \
+        "$(ratio "$(med $s on us)" "$(med $s off us)")"
+    printf '%-44s %s| %s\n' "  rounds on | off" "$(list $s on)" "$(list $s off)"
+done
+printf '%-44s %10s\n' "durable leaves/s, one synced write per leaf" "$single"
+printf '%-44s %10s   (mean batch %s leaves)\n' "durable leaves/s, group commit (256 in flight)" "$group" "$batch"
+printf '%-44s %10s\n' "ratio group / single" "$(ratio "$group" "$single")"
+echo "the log after the runs: $tree leaves (>= $answered_on answers with logging on); $verdict"
+cap=$(ratio "$(med cap on rps)" "$(med cap off rps)")
+if awk -v r="$cap" 'BEGIN { exit !(r >= 0.90) }'; then
+    echo "logging costs $(awk -v r="$cap" 'BEGIN { printf "%.0f", (1 - r) * 100 }')% of capacity (goal: under 10%): met"
+else
+    echo "logging costs $(awk -v r="$cap" 'BEGIN { printf "%.0f", (1 - r) * 100 }')% of capacity (goal: under 10%): NOT met"
+fi
+echo "whole benchmark: $(elapsed) s"

@@ -1,0 +1,108 @@
+# tests/integration/lib/audit.sh - what the audit log's integration scripts
+# share, on top of lib/daemon.sh (source that first): fetching the log as an
+# auditor does, hashing leaves in the shell, and editing the audit column
+# family of a stopped daemon's RocksDB with ldb, as an insider with the disk
+# would.  Sourced, never run.
+#
+#   AUDIT=$SAN/huduma-audit            the verifier under test
+#   audit_key FILE                     the log's public key (huduma keys public)
+#   fetch_log AGENCY DIR               DIR/checkpoint, DIR/size, DIR/entries
+#                                      (one leaf per line), DIR/leafhashes (the
+#                                      level-0 tiles, concatenated), and
+#                                      DIR/tiles.failed (tiles not served)
+#   batch_edit INDEX change|delete     prints "KEY VALUE" (hex) of the stored
+#                                      batch holding leaf INDEX, rewritten with
+#                                      that leaf's "verify" made "lookup" (its
+#                                      stored hash kept) or the leaf cut out
+#   batch_first INDEX                  the first index of that batch
+#   ldb_audit ARGS...                  ldb on the audit log's database
+#                                      (<register>/audit/db), daemon stopped
+#   be64 N                             N as 16 hex digits (big-endian)
+#   load_verifications AGENCY N FILE   N verifications with huduma-load (8
+#                                      connections), body FILE
+# Needs: ldb (Debian package rocksdb-tools), xxd, od.
+
+AUDIT=$SAN/huduma-audit
+LOAD=$SAN/huduma-load
+
+audit_tools() {
+    need_tools ldb xxd od sed
+    [ -x "$AUDIT" ] || fatal "no executable $AUDIT"
+    [ -x "$LOAD" ] || fatal "no executable $LOAD"
+}
+
+audit_key() { # FILE
+    timeout "$T" "$HUDUMA" keys public >"$1" 2>"$WORK/keys.err" || fatal "huduma keys public: $(cat "$WORK/keys.err")"
+    grep -q 'BEGIN PUBLIC KEY' "$1" || fatal "huduma keys public printed no PEM key"
+}
+
+fetch_log() { # AGENCY DIR
+    mkdir -p "$2"
+    api "$1" GET /v1/audit/checkpoint
+    [ "$code" = 200 ] || fatal "GET /v1/audit/checkpoint as $1: $code $(cat "$WORK/body")"
+    cp "$WORK/body" "$2/checkpoint"
+    sed -n 2p "$2/checkpoint" >"$2/size"
+    size=$(cat "$2/size")
+    : >"$2/entries"
+    start=0
+    while [ "$start" -lt "$size" ]; do
+        api "$1" GET "/v1/audit/entries?start=$start&end=$((start + 1000 < size ? start + 1000 : size))"
+        [ "$code" = 200 ] || fatal "GET /v1/audit/entries from $start: $code $(cat "$WORK/body")"
+        cat "$WORK/body" >>"$2/entries"
+        start=$((start + 1000))
+    done
+    : >"$2/leafhashes"
+    : >"$2/tiles.failed"
+    for p in $("$AUDIT" tile-paths "$size"); do
+        api "$1" GET "/v1/audit/tile/$p"
+        if [ "$code" = 200 ]; then
+            cat "$WORK/body" >>"$2/leafhashes"
+        else # a tile the log cannot make (a leaf missing under it): noted, not fatal
+            echo "$p $code" >>"$2/tiles.failed"
+        fi
+    done
+}
+
+be64() { printf '%016x' "$1"; }
+
+ldb_audit() { timeout "$T" ldb --db="$HUDUMA_DIR/audit/db" "$@"; }
+
+# The batches ('B' first(BE64) -> entries of leaf hash, BE16 length, leaf), as
+# ldb prints them in hex; awk walks the one holding leaf INDEX.
+batch_awk() { # INDEX MODE (change, delete, first)
+    ldb_audit --hex scan >"$WORK/scan.hex"
+    awk -v want="$1" -v mode="$2" '
+        function dec(h,   i, d) {
+            d = 0; h = toupper(h)
+            for (i = 1; i <= length(h); i++) d = d * 16 + index("0123456789ABCDEF", substr(h, i, 1)) - 1
+            return d
+        }
+        $1 ~ /^0x42/ && length($1) == 20 { f = dec(substr($1, 5)); if (f <= want) { key = $1; val = substr($3, 3); first = f } }
+        END {
+            if (mode == "first") { print first; exit }
+            out = ""; at = 1; i = first
+            while (at <= length(val)) {
+                n = 68 + 2 * dec(substr(val, at + 64, 4)); e = substr(val, at, n)
+                if (i == want && mode == "change") { sub(/766572696679/, "6C6F6F6B7570", e); out = out e }
+                else if (i != want) out = out e
+                at += n; i++
+            }
+            print key, "0x" out
+        }' "$WORK/scan.hex"
+}
+batch_edit() { batch_awk "$1" "$2"; }
+batch_first() { batch_awk "$1" first; }
+
+# The leaf hash RFC 9162 gives a line of FILE (1-based), in hex.
+line_leaf_hash() { # FILE LINE
+    { printf '\000'; sed -n "${2}p" "$1" | tr -d '\n'; } | openssl dgst -sha256 -binary | xxd -p -c 64
+}
+
+load_verifications() { # AGENCY N FILE
+    timeout 300 "$LOAD" --port "$PORT" --cert "$CERTS/$1.crt" --key "$CERTS/$1.key" --cacert "$CA" \
+        --method POST --path /v1/verify --header "X-Purpose: $PURPOSE" \
+        --header 'Content-Type: application/json' --body-file "$3" --connections 8 \
+        --requests "$2" --duration 120 --warmup 0 >"$WORK/load.out" 2>&1 ||
+        fatal "huduma-load: $(tail -n 3 "$WORK/load.out")"
+    grep -q ' non2xx=0 ' "$WORK/load.out" || fatal "huduma-load got errors: $(grep RESULT "$WORK/load.out")"
+}
