@@ -76,9 +76,11 @@ static const struct role_def {
     {"operator", ROLE_OPERATOR, OP(METRICS) | OP(DUE), READ_NOTHING},
     {"registrar", ROLE_REGISTRAR, OP(READ) | OP(HISTORY) | OP(LOOKUP) | OP(ACCESS_HISTORY),
      READ_ALL},
+    {"identification", ROLE_IDENTIFICATION, OP(IDENTIFY), READ_NOTHING},
 };
-#define NROLES     (sizeof ROLES / sizeof *ROLES)
-#define ROLE_NAMES "registration, verifier, kyc, adjudicator, auditor, operator, registrar"
+#define NROLES (sizeof ROLES / sizeof *ROLES)
+#define ROLE_NAMES                                                                                \
+    "registration, verifier, kyc, adjudicator, auditor, operator, registrar, identification"
 
 static const char *const OP_NAMES[OP_COUNT] = {
     [OP_ENROL] = "enrol",           [OP_READ] = "read",     [OP_CORRECT] = "correct",
@@ -86,6 +88,7 @@ static const char *const OP_NAMES[OP_COUNT] = {
     [OP_DOCUMENT] = "document",     [OP_LOOKUP] = "lookup", [OP_DUE] = "due",
     [OP_ADJUDICATE] = "adjudicate", [OP_VERIFY] = "verify", [OP_METRICS] = "metrics",
     [OP_AUDIT] = "audit",           [OP_ACCESS_HISTORY] = "access_history",
+    [OP_IDENTIFY] = "identify",
 };
 
 /* The top-level members of a record (docs/record.md) a kyc policy may name. */

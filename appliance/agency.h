@@ -39,6 +39,7 @@ enum role {
     ROLE_AUDITOR = 1 << 4,      /* the audit log: checkpoints, entries, proofs, tiles */
     ROLE_OPERATOR = 1 << 5,     /* metrics, due-biometrics list */
     ROLE_REGISTRAR = 1 << 6,    /* full read, history, lookup, access history (residents') */
+    ROLE_IDENTIFICATION = 1 << 7, /* identify: 1:N biometric search (unidentified persons) */
 };
 
 /* What a request does; each role grants a set of these. */
@@ -47,6 +48,7 @@ enum operation {
     OP_DUE, OP_ADJUDICATE, OP_VERIFY, OP_METRICS,
     OP_AUDIT,          /* the audit log: checkpoints, entries, proofs, tiles */
     OP_ACCESS_HISTORY, /* who accessed a person's record (residents' requests) */
+    OP_IDENTIFY,       /* 1:N biometric identification */
     OP_COUNT
 };
 

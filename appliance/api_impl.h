@@ -8,6 +8,7 @@
  *   api_enrol.c    enrolments, births, enrolment status, adjudication, due list
  *   api_records.c  reads, corrections, history, deaths, documents, look-ups
  *   api_verify.c   POST /v1/verify
+ *   api_identify.c POST /v1/identify
  *
  * A handler reads c->param (the decoded path parameter), c->body (the parsed
  * JSON object of a POST) and the query, calls the register once or twice,
@@ -133,6 +134,7 @@ void api_documents(struct api_call *c);
 void api_lookup(struct api_call *c);
 
 void api_verify(struct api_call *c);
+void api_identify(struct api_call *c);
 
 /* audit_api.c */
 void api_accesses(struct api_call *c);

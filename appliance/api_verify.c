@@ -17,7 +17,13 @@
  *                                     this person for it (a document shown at
  *                                     enrolment or issued since): one more
  *                                     point read, only when claimed
- * Nothing is written: verification stays a read on the network thread.
+ *   biometrics {fingerprints, face}    (beside the claims, or alone) the
+ *                                     person's stored templates matched 1:1
+ *                                     (register_bio.c): match or no match and
+ *                                     the score band, never a template
+ * Nothing is written.  A verification with claims only stays a read on the
+ * network thread; one with biometrics (about a millisecond of matching) runs
+ * on the worker pool (api_is_blocking()).
  */
 #include "api_impl.h"
 
@@ -230,9 +236,10 @@ static const struct claim_rule *rule_for(const char *name)
 
 /* ---- the request ------------------------------------------------------------------------- */
 
-static const char *const verify_members[] = {"huduma_number", "claims", NULL};
+static const char *const verify_members[] = {"huduma_number", "claims", "biometrics", NULL};
 
-/* Checks the body's shape: a well-formed number and at least one well-formed claim. */
+/* Checks the body's shape: a well-formed number and at least one well-formed
+ * claim, or biometrics (whose shape the register checks), or both. */
 static int read_request(struct api_call *c, const char **hn, const json_t **claims)
 {
     if (api_body_only(c, verify_members) || api_body_string(c, "huduma_number", true, hn))
@@ -241,9 +248,11 @@ static int read_request(struct api_call *c, const char **hn, const json_t **clai
         return api_fail(c, AE_INVALID_FIELD, "huduma_number",
                         "expected a Huduma Number (12 digits with a valid check digit)");
     *claims = json_object_get(c->body, "claims");
+    if (!*claims && json_object_get(c->body, "biometrics"))
+        return 0;
     if (!json_is_object(*claims) || json_object_size(*claims) == 0)
         return api_fail(c, AE_INVALID_FIELD, "claims",
-                        "expected an object with at least one claim");
+                        "expected an object with at least one claim (or biometrics)");
     const char *name;
     json_t *v;
     json_object_foreach((json_t *)*claims, name, v)
@@ -268,6 +277,9 @@ static json_t *compare(struct api_call *c, const struct person *p, const json_t 
         api_fail(c, AE_INTERNAL_ERROR, NULL, "out of memory");
         return NULL;
     }
+    *all = true;
+    if (!claims)
+        return out;
     const char *name;
     json_t *v;
     *all = true;
@@ -315,6 +327,26 @@ static int transaction_id(char out[33])
     return 0;
 }
 
+/* The biometric part of the answer: {"match", "band", "fingers_compared",
+ * "face_compared"}; *all loses a no match.  NULL when an error was sent. */
+static json_t *compare_biometrics(struct api_call *c, const char *hn, bool *all)
+{
+    const json_t *probe = json_object_get(c->body, "biometrics");
+    struct bio_verdict v;
+    struct reg_result res = {0};
+    if (reg_verify_biometrics(c->api->reg, hn, probe, &v, &res) != REG_OK) {
+        api_reg_fail(c, &res);
+        return NULL;
+    }
+    *all &= v.match;
+    json_t *o = json_pack("{s:b, s:s, s:i, s:b}", "match", v.match, "band", bio_band_name(v.band),
+                          "fingers_compared", (int)v.scores.fingers, "face_compared",
+                          v.scores.face_compared);
+    if (!o)
+        api_fail(c, AE_INTERNAL_ERROR, NULL, "out of memory");
+    return o;
+}
+
 void api_verify(struct api_call *c)
 {
     const char *hn = NULL;
@@ -335,7 +367,12 @@ void api_verify(struct api_call *c)
     }
     bool all;
     char txid[33];
-    json_t *results = compare(c, &p, claims, &all);
+    json_t *results = compare(c, &p, claims, &all), *bio = NULL;
+    if (results && json_object_get(c->body, "biometrics") &&
+        !(bio = compare_biometrics(c, hn, &all))) {
+        json_decref(results);
+        results = NULL;
+    }
     if (results && transaction_id(txid) != 0) {
         json_decref(results);
         results = NULL;
@@ -343,10 +380,15 @@ void api_verify(struct api_call *c)
     }
     if (results)
         snprintf(c->txid, sizeof c->txid, "%s", txid); /* the answer's id is the leaf's */
+    json_t *answer = results ? json_pack("{s:s, s:s, s:b, s:o, s:s}", "transaction_id", txid,
+                                         "huduma_number", p.hn, "match", all, "claims", results,
+                                         "status", status_name(p.status))
+                             : NULL;
+    if (answer && bio)
+        json_object_set_new(answer, "biometrics", bio);
+    else
+        json_decref(bio);
     if (results)
-        api_reply(c, 200,
-                  json_pack("{s:s, s:s, s:b, s:o, s:s}", "transaction_id", txid, "huduma_number",
-                            p.hn, "match", all, "claims", results, "status",
-                            status_name(p.status)));
+        api_reply(c, 200, answer);
     explicit_bzero(&p, sizeof p);
 }

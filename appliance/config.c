@@ -68,7 +68,7 @@ static const struct key_spec key_specs[] = {
 #define NKEYS (sizeof key_specs / sizeof key_specs[0])
 
 static const char *const section_names[] = {"server", "tls", "limits", "log", "ratelimit",
-                                             "keys", "audit"};
+                                             "keys", "audit", "biometrics"};
 
 struct parse {
     const char *name; /* file name, for messages */
@@ -124,6 +124,7 @@ void config_defaults(struct config *c)
     c->drain_timeout_ms = 10000;
     c->log_level = LOG_INFO;
     rl_settings_default(&c->ratelimit);
+    bio_settings_default(&c->biometrics);
     c->audit_enabled = true;
     c->audit_checkpoint_ms = 1000;
     snprintf(c->tls_cert, sizeof c->tls_cert, "/var/lib/huduma/tls/server.crt");
@@ -185,7 +186,7 @@ static char *read_line(char *buf, int size, void *stream)
         if (p->skipping)
             fault(p, p->line, NULL,
                   "[%s]: unknown section (expected server, tls, limits, log, ratelimit, "
-                  "keys, audit)",
+                  "keys, audit, biometrics)",
                   name);
         return buf;
     }
@@ -283,6 +284,12 @@ static int on_key(void *user, const char *section, const char *name, const char 
             fault(p, p->line, name, "%s", why);
         return 1;
     }
+    if (strcmp(section, "biometrics") == 0) { /* its keys are the register's (register.h) */
+        char why[CONFIG_ERROR_LEN];
+        if (bio_settings_key(&p->cfg->biometrics, name, value, why, sizeof why) != 0)
+            fault(p, p->line, name, "%s", why);
+        return 1;
+    }
     for (size_t i = 0; i < NKEYS; i++) {
         const struct key_spec *k = &key_specs[i];
         if (strcmp(k->section, section) != 0 || strcmp(k->name, name) != 0)
@@ -355,6 +362,8 @@ int config_parse_string(const char *text, const char *name, struct config *c,
     char why[CONFIG_ERROR_LEN];
     if (rl_settings_finish(&parsed.ratelimit, why, sizeof why) != 0)
         fault(&p, 0, NULL, "[ratelimit] %s", why);
+    if (bio_settings_check(&parsed.biometrics, why, sizeof why) != 0)
+        fault(&p, 0, NULL, "[biometrics] %s", why);
     if (errs->count) {
         config_defaults(c);
         return -1;

@@ -13,6 +13,9 @@
  *             (parsed by kernel-bpf/kernel-bpf.h; docs/ratelimit.md)
  *   [audit]   enabled checkpoint_interval_ms   (docs/audit.md)
  *   [keys]    tcti pin_file          (docs/keys.md)
+ *   [biometrics] finger_low finger_medium finger_high face_low face_medium
+ *             face_high dedup_band verify_band identify_band
+ *             identify_candidates    (docs/biometrics.md)
  *
  * A file is parsed completely and every fault is reported as
  * "file:line: key: why" (unknown sections and keys, keys given twice, bad
@@ -26,6 +29,7 @@
 #include "log.h"
 
 #include "kernel-bpf/kernel-bpf.h"
+#include "register.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -65,6 +69,8 @@ struct config {
     /* [keys]: empty means the default (docs/keys.md) */
     char keys_tcti[CONFIG_PATH_MAX];     /* where the TPM is: "device:/dev/tpmrm0", "swtpm:path=..." */
     char keys_pin_file[CONFIG_PATH_MAX]; /* the PIN the master key was sealed with */
+    /* [biometrics]: thresholds and bands (register.h, docs/biometrics.md) */
+    struct bio_settings biometrics;
 };
 
 struct config_errors {

@@ -225,7 +225,7 @@ static int serve(const struct config *cfg, const char *config_sha, struct daemon
     struct keyctl *keyctl = NULL;
     int rc = EXIT_FAILURE;
 
-    struct reg_options opt = {.sync = true, .now = 0, .keys = dk->holder};
+    struct reg_options opt = {.sync = true, .now = 0, .keys = dk->holder, .bio = &cfg->biometrics};
     struct reg_result res = {0};
     if (reg_open(cfg->register_dir, &opt, &reg, &res) != REG_OK) {
         log_error("cannot open the register", "dir=\"%s\" error=\"%s\"",

@@ -668,6 +668,16 @@ static void test_role_operations(void **state)
     assert_true(agency_may(&op, OP_DUE));
     assert_false(agency_may(&op, OP_READ));
 
+    struct agency identification = with_roles(ROLE_IDENTIFICATION, NULL);
+    for (int i = 0; i < OP_COUNT; i++)
+        assert_true(agency_may(&identification, (enum operation)i) == (i == OP_IDENTIFY));
+    static const unsigned others[] = {ROLE_REGISTRATION, ROLE_VERIFIER, ROLE_KYC, ROLE_ADJUDICATOR,
+                                      ROLE_AUDITOR,      ROLE_OPERATOR, ROLE_REGISTRAR};
+    for (size_t i = 0; i < sizeof others / sizeof *others; i++) {
+        struct agency a = with_roles(others[i], others[i] == ROLE_KYC ? "surname" : NULL);
+        assert_false(agency_may(&a, OP_IDENTIFY)); /* identification is its own role */
+    }
+
     struct agency auditor = with_roles(ROLE_AUDITOR, NULL); /* the audit log, nothing else */
     for (int i = 0; i < OP_COUNT; i++)
         assert_true(agency_may(&auditor, (enum operation)i) == (i == OP_AUDIT));

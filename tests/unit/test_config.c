@@ -162,7 +162,7 @@ static void test_unknown_names(void **state)
     (void)state;
     refuses("[server]\nport = 1\n[srever]\nport = 2\n",
             "t.conf:3: [srever]: unknown section (expected server, tls, limits, log, ratelimit, "
-            "keys, audit)");
+            "keys, audit, biometrics)");
     refuses("[limits]\nidle_timeout = 5\n",
             "t.conf:2: idle_timeout: unknown key in [limits] (expected max_connections, "
             "max_header_bytes, max_headers, max_body_bytes, idle_timeout_ms, request_timeout_ms, "
@@ -226,7 +226,7 @@ static void test_every_fault_reported(void **state)
     assert_string_equal(errs.text[1], "h.conf:3: workers: \"four\" is not a whole number");
     assert_string_equal(errs.text[2],
                         "h.conf:4: [limit]: unknown section (expected server, tls, limits, log, "
-                        "ratelimit, keys, audit)");
+                        "ratelimit, keys, audit, biometrics)");
     assert_string_equal(errs.text[3],
                         "h.conf:7: level: \"loud\" is not a level (debug, info, warn, error)");
     assert_string_equal(errs.text[4], "h.conf:8: not a section header or key = value");
