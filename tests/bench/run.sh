@@ -269,3 +269,7 @@ sh tests/bench/bench_ratelimit.sh
 # ---- biometrics: the matcher on FVC2002, 1:1 speed, 1:N search, dedup enrolment (bench_bio.sh) --
 echo
 sh tests/bench/bench_bio.sh
+
+# ---- the audit log: durable leaves/s, verification with logging on and off (bench_audit.sh) --
+echo
+sh tests/bench/bench_audit.sh
