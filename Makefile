@@ -131,11 +131,6 @@ bench: deps
 	@$(MAKE) --no-print-directory VARIANT=rel benches
 	@sh tests/bench/run.sh
 
-fmt:
-	clang-format -i $$(git ls-files '*.c' '*.h')
-
-clean:
-	rm -rf build
 # The image tooling (debootstrap, squashfs-tools, veritysetup, QEMU) is
 # installed by its own script: `make run` and `make test` never need it.
 image:
@@ -148,3 +143,8 @@ image-test:
 	@sh scripts/deps-image.sh
 	@sh image/test.sh
 
+fmt:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build
