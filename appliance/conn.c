@@ -42,6 +42,7 @@
 #include <errno.h>
 #include <http_parser.h>
 #include <openssl/err.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -481,7 +482,8 @@ struct held {
     struct audit_ticket ticket;
     struct held *next;
     bool durable; /* its leaf is durable (or it had none): it may leave */
-    int rc;       /* ST_OK, or why its leaf was not written */
+    atomic_bool done; /* set by the committer's thread before the job is queued */
+    int rc;           /* ST_OK, or why its leaf was not written */
     char *msg;    /* the answer's bytes */
     size_t len;
 };
@@ -547,6 +549,11 @@ static void held_release(struct conn *c)
         c->hold_close = false;
         conn_finish(c, true);
     }
+    /* The next held answer's leaf was in the same batch: its job is queued
+     * and will come back at once, so the answers of one batch leave in one
+     * send rather than the first alone and the rest after it. */
+    if (c->held_head && atomic_load_explicit(&c->held_head->done, memory_order_acquire))
+        return;
     conn_advance(c);
 }
 
@@ -563,6 +570,7 @@ static void held_ticket_done(struct audit_ticket *t, int rc, uint64_t index)
     (void)index;
     struct held *h = (struct held *)((char *)t - offsetof(struct held, ticket));
     h->rc = rc;
+    atomic_store_explicit(&h->done, true, memory_order_release);
     ring_job_queue(h->job.ring, &h->job);
 }
 

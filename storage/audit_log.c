@@ -48,8 +48,11 @@ struct audit_log {
     rocksdb_writeoptions_t *wopts;
     rocksdb_readoptions_t *ropts;
     rocksdb_column_family_handle_t *cf[2];
-    pthread_mutex_t append_lock; /* one append at a time; guards `edge` */
+    pthread_mutex_t append_lock; /* one append at a time; guards `edge` and the two below */
     struct audit_range edge;
+    rocksdb_writebatch_t *wb; /* cleared and reused: its buffer keeps its size */
+    unsigned char *stage;     /* the batch value, reused likewise */
+    size_t stage_cap;
     pthread_mutex_t head_lock; /* guards size and root */
     uint64_t size;
     uint8_t root[AUDIT_HASH_LEN];
@@ -449,6 +452,9 @@ void audit_log_close(struct audit_log *log)
     rocksdb_cache_destroy(log->cache);
     rocksdb_writeoptions_destroy(log->wopts);
     rocksdb_readoptions_destroy(log->ropts);
+    if (log->wb)
+        rocksdb_writebatch_destroy(log->wb);
+    free(log->stage);
     pthread_mutex_destroy(&log->append_lock);
     pthread_mutex_destroy(&log->head_lock);
     free(log);
@@ -497,8 +503,10 @@ static int check_leaves(const struct audit_leaf *leaves, size_t n, struct st_err
     return ST_OK;
 }
 
-/* The leaves' batch value: for each, its leaf hash, its length (BE16), itself;
- * and the pushes of their hashes onto the edge. */
+/* The leaves' batch value, in the log's staging buffer: for each, its leaf
+ * hash, its length (BE16), itself; and the pushes of their hashes onto the
+ * edge.  The buffer is kept from batch to batch: a fresh one would be fresh
+ * pages, and faulting them in cost more than filling them. */
 static unsigned char *stage_leaves(struct audit_log *log, struct batch_ctx *b,
                                    struct audit_range *edge, const struct audit_leaf *leaves,
                                    size_t n, size_t *vlen)
@@ -506,9 +514,14 @@ static unsigned char *stage_leaves(struct audit_log *log, struct batch_ctx *b,
     size_t total = 0;
     for (size_t i = 0; i < n; i++)
         total += ENTRY_HEAD + leaves[i].len;
-    unsigned char *v = malloc(total ? total : 1);
-    if (!v)
-        return NULL;
+    if (total > log->stage_cap) {
+        unsigned char *grown = realloc(log->stage, total);
+        if (!grown)
+            return NULL;
+        log->stage = grown;
+        log->stage_cap = total;
+    }
+    unsigned char *v = log->stage;
     size_t at = 0;
     for (size_t i = 0; i < n; i++) {
         const struct audit_leaf *l = &leaves[i];
@@ -544,7 +557,10 @@ int audit_log_append_mark(struct audit_log *log, const struct audit_leaf *leaves
         return ST_OK;
     pthread_mutex_lock(&log->append_lock);
     struct audit_range edge = log->edge;
-    struct batch_ctx b = {rocksdb_writebatch_create(), log->cf[CF_TREE]};
+    if (!log->wb)
+        log->wb = rocksdb_writebatch_create();
+    rocksdb_writebatch_clear(log->wb);
+    struct batch_ctx b = {log->wb, log->cf[CF_TREE]};
     *first = edge.size;
     size_t vlen = 0;
     unsigned char *v = n ? stage_leaves(log, &b, &edge, leaves, n, &vlen) : NULL;
@@ -560,8 +576,6 @@ int audit_log_append_mark(struct audit_log *log, const struct audit_leaf *leaves
         rocksdb_writebatch_put_cf(b.wb, b.cf, (const char *)key, meta_key(name, key), val, len);
     if (rc == ST_OK)
         rc = write_batch(log, b.wb, err);
-    rocksdb_writebatch_destroy(b.wb);
-    free(v);
     if (rc == ST_OK) {
         uint8_t root[AUDIT_HASH_LEN];
         audit_range_root(&edge, root);
