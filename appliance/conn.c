@@ -764,8 +764,16 @@ static bool conn_handshake(struct conn *c)
         else
             tls_error_text(why, sizeof why);
         char clean[200];
-        log_info("tls handshake refused", "conn=%u reason=\"%s\"", c->id,
-                 log_clean(why, clean, sizeof clean));
+        if (verify == X509_V_ERR_CERT_REVOKED) { /* tls_check_peers(): certificate_revoked */
+            ERR_clear_error();
+            if (!tls_peer_serial(c->ssl, c->serial, sizeof c->serial))
+                strcpy(c->serial, "-");
+            log_info("agency refused: unknown or revoked certificate", "conn=%u serial=%s",
+                     c->id, c->serial);
+        } else {
+            log_info("tls handshake refused", "conn=%u reason=\"%s\"", c->id,
+                     log_clean(why, clean, sizeof clean));
+        }
         metrics_event(s->metrics, MET_HANDSHAKE_REFUSED);
         note_refused_handshake(c);
         conn_finish(c, false); /* the alert goes out, then the connection closes */

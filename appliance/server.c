@@ -131,6 +131,14 @@ static unsigned online_cpus(void)
     return n > 0 ? (unsigned)n : 1;
 }
 
+/* The handshake's question (tls_check_peers): an agency holds this serial and
+ * is not revoked. */
+static bool agency_in_good_standing(void *agencies, const char *serial)
+{
+    struct agency a;
+    return agencies_lookup_serial(agencies, serial, &a);
+}
+
 int server_new(const struct config *cfg, struct reg *reg, struct agencies *agencies,
                struct api *api, struct metrics *metrics, struct server **out, char *err,
                size_t errlen)
@@ -169,6 +177,8 @@ int server_new(const struct config *cfg, struct reg *reg, struct agencies *agenc
         server_free(s);
         return -1;
     }
+    s->peer_check = (struct tls_peer_check){agency_in_good_standing, agencies};
+    tls_check_peers(s->tls, &s->peer_check);
     char why[128];
     if (tls_kernel_available(why, sizeof why))
         log_info("kernel TLS available; TLS in user space over memory buffers", NULL);

@@ -19,6 +19,7 @@
 #include "audit.h"
 #include "config.h"
 #include "http.h"
+#include "tls.h"
 
 #include <liburing.h>
 #include <openssl/ssl.h>
@@ -87,6 +88,7 @@ struct server {
     const struct config *cfg;
     struct http_limits limits;
     SSL_CTX *tls;
+    struct tls_peer_check peer_check; /* the agency registry, asked in each handshake */
     struct reg *reg;
     struct agencies *agencies;
     struct api *api;

@@ -6,7 +6,10 @@
  * store, and the names sent in the CertificateRequest).  No session tickets
  * and no session cache: every connection is a full handshake, so every
  * connection is checked against the agency registry (a revocation takes
- * effect at the next connection).  Connections run OpenSSL over memory BIOs
+ * effect at the next connection).  That check runs inside the handshake, in
+ * the certificate verify callback (tls_check_peers()), so a revoked agency
+ * is answered with a certificate_revoked alert rather than a handshake that
+ * completes and a connection that is then closed.  Connections run OpenSSL over memory BIOs
  * (conn.c); the kernel TLS probe only tells the operator whether the kernel
  * could carry the record layer.
  *
@@ -191,11 +194,8 @@ int tls_context_new(const struct config *cfg, SSL_CTX **out, char *err, size_t e
     return 0;
 }
 
-bool tls_peer_serial(SSL *ssl, char *out, size_t len)
+static bool serial_text(X509 *peer, char *out, size_t len)
 {
-    X509 *peer = SSL_get0_peer_certificate(ssl);
-    if (!peer)
-        return false;
     BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(peer), NULL);
     char *hex = bn ? BN_bn2hex(bn) : NULL;
     bool ok = hex && strlen(hex) < len;
@@ -204,6 +204,37 @@ bool tls_peer_serial(SSL *ssl, char *out, size_t len)
     OPENSSL_free(hex);
     BN_free(bn);
     return ok;
+}
+
+/* OpenSSL's verdict on the chain stands; a leaf that passed it is then asked
+ * about (depth 0 is the client's own certificate). */
+static int verify_peer(int preverify_ok, X509_STORE_CTX *store)
+{
+    if (!preverify_ok || X509_STORE_CTX_get_error_depth(store) != 0)
+        return preverify_ok;
+    SSL *ssl = X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx());
+    const struct tls_peer_check *check = ssl ? SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)) : NULL;
+    if (!check)
+        return 1;
+    char serial[64];
+    X509 *leaf = X509_STORE_CTX_get_current_cert(store);
+    if (leaf && serial_text(leaf, serial, sizeof serial) &&
+        check->in_good_standing(check->arg, serial))
+        return 1;
+    X509_STORE_CTX_set_error(store, X509_V_ERR_CERT_REVOKED);
+    return 0;
+}
+
+void tls_check_peers(SSL_CTX *ctx, const struct tls_peer_check *check)
+{
+    SSL_CTX_set_app_data(ctx, (void *)check);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, verify_peer);
+}
+
+bool tls_peer_serial(SSL *ssl, char *out, size_t len)
+{
+    X509 *peer = SSL_get0_peer_certificate(ssl);
+    return peer && serial_text(peer, out, len);
 }
 
 bool tls_kernel_available(char *why, size_t len)

@@ -24,6 +24,18 @@ void tls_use_key_holder(struct keyholder *h);
  * Returns 0, or -1 with err. */
 int tls_context_new(const struct config *cfg, SSL_CTX **out, char *err, size_t errlen);
 
+/* Has the handshake ask, of every client certificate that chains to the
+ * agency CA, whether its serial (upper-case hex, as tls_peer_serial()) is
+ * that of an agency in good standing; when `in_good_standing` says no, the
+ * handshake fails with a certificate_revoked alert and
+ * SSL_get_verify_result() gives X509_V_ERR_CERT_REVOKED.  `check` must
+ * outlive the context. */
+struct tls_peer_check {
+    bool (*in_good_standing)(void *arg, const char *serial);
+    void *arg;
+};
+void tls_check_peers(SSL_CTX *ctx, const struct tls_peer_check *check);
+
 /* The serial of the peer's certificate in upper-case hex (BN_bn2hex); false
  * when there is no certificate or it does not fit. */
 bool tls_peer_serial(SSL *ssl, char *out, size_t len);

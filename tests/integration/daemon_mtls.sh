@@ -9,7 +9,8 @@
 #     claim "match": false, per claim; a kyc agency reads only its attributes;
 #   - refused: a client without a certificate, a certificate of another CA
 #     (both at the TLS handshake: no HTTP status), an agency revoked while the
-#     daemon runs (new connections at once, an open one within a second), a
+#     daemon runs (new connections at once, with a certificate_revoked alert;
+#     an open one within a second), a
 #     verifier reading a record (403), a request without a purpose (400
 #     purpose_required), /metrics for a non-operator (403; 200 for operator);
 #   - closed cleanly, the daemon unharmed (/healthz answers after each):
@@ -283,10 +284,11 @@ timeout "$T" "$HUDUMA" agency revoke lender >/dev/null 2>"$WORK/revoke.err" ||
     not_ok "huduma agency revoke lender: $(cat "$WORK/revoke.err")"
 api lender GET /healthz
 : >"$WORK/revoked"
-if [ "$code" = 000 ] && [ "$crc" -ne 0 ] && grep -q 'msg="agency refused: unknown or revoked certificate"' "$LOG"; then
-    ok "an agency revoked while the daemon runs is refused at once, without a restart (curl exit $crc, no HTTP status)"
+if [ "$code" = 000 ] && [ "$crc" -ne 0 ] && grep -q 'msg="agency refused: unknown or revoked certificate"' "$LOG" &&
+    grep -q 'alert certificate revoked' "$WORK/curl.err"; then
+    ok "an agency revoked while the daemon runs is refused at once, without a restart, with a certificate_revoked alert (curl exit $crc, no HTTP status)"
 else
-    not_ok "revoked agency, new connection: status $code, curl exit $crc: $(cat "$WORK/body")"
+    not_ok "revoked agency, new connection: status $code, curl exit $crc: $(cat "$WORK/curl.err" "$WORK/body")"
 fi
 wait "$bg" || :
 bg=
