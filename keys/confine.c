@@ -16,6 +16,12 @@
  * The key process, forked before, keeps the host's view.  Without the
  * privilege to make a mount namespace, an unprivileged user namespace is
  * tried (mapping the caller's own uid and gid, so files keep their owners).
+ * That is how the appliance's non-root service gets one.  The maps are
+ * written to /proc/self, whose files belong to root while the process is not
+ * dumpable (hudumad makes itself non-dumpable first thing), so the process
+ * is made dumpable for those three writes only and non-dumpable again right
+ * after, on every path.  It holds no unsealed secret yet: the key process has
+ * the master key and the TLS key is unwrapped later.
  * A TPM reached over TCP (swtpm:host=...,port=...) cannot be hidden this way;
  * that configuration is for development and is reported as KEYS_EDENIED.
  */
@@ -26,6 +32,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -44,13 +51,9 @@ static int write_text(const char *path, const char *text)
     return n == (ssize_t)strlen(text) ? 0 : -1;
 }
 
-static int user_namespace(void)
+static int write_maps(uid_t uid, gid_t gid)
 {
-    uid_t uid = getuid();
-    gid_t gid = getgid();
     char map[64];
-    if (unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0)
-        return -1;
     if (write_text("/proc/self/setgroups", "deny") != 0)
         return -1;
     snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)uid, (unsigned)uid);
@@ -58,6 +61,30 @@ static int user_namespace(void)
         return -1;
     snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)gid, (unsigned)gid);
     return write_text("/proc/self/gid_map", map);
+}
+
+/* The maps are written dumpable (see the top of this file); a process that
+ * was not dumpable is made non-dumpable again right after, whether they
+ * were written or not.  -1 with errno when the writes failed, or when it
+ * could not be made non-dumpable again (then errno is EPERM). */
+static int user_namespace(void)
+{
+    uid_t uid = getuid();
+    gid_t gid = getgid();
+    if (unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0)
+        return -1;
+    int dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+    if (dumpable != 1 && prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0)
+        return -1;
+    int rc = write_maps(uid, gid);
+    int e = errno;
+    if (dumpable != 1 &&
+        (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0 || prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0)) {
+        rc = -1;
+        e = EPERM;
+    }
+    errno = e;
+    return rc;
 }
 
 static int own_namespace(struct keys_err *err)
