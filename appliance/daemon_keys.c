@@ -9,11 +9,16 @@
  *      (a PCR moved: the machine booted a changed system; a wrong PIN; a
  *      sealed blob that was altered) the daemon logs the key process's reason
  *      and exits having touched nothing: the database is never opened;
- *   3. hide the TPM from this, the network process (keys_forget_tpm(): a
- *      mount namespace where the TPM devices and the swtpm socket directory
- *      are covered), so that from here on only the key process can reach it;
- *   4. hand the remote key holder to the TLS context (tls.c unwraps the
- *      server key through it) and, through reg_options, to the register.
+ *   3. hand the remote key holder to the TLS context (tls.c unwraps the
+ *      server key through it) and, through reg_options, to the register;
+ *   4. (daemon_keys_confine, called by main once the XDP rate limiter, the
+ *      last thing that needs a capability, is attached) hide the TPM from
+ *      this, the network process (keys_forget_tpm(): a mount namespace where
+ *      the TPM devices and the swtpm socket directory are covered), so that
+ *      from here on only the key process can reach it.  Without
+ *      CAP_SYS_ADMIN (the appliance's service) the namespace is a user
+ *      namespace, which leaves no capability outside it: that is why it
+ *      comes after the rate limiter, and why it comes before any thread.
  *
  * Both processes also give OpenSSL a secure heap (locked, never dumped,
  * cleared when freed) before the fork, so that the private keys OpenSSL
@@ -72,13 +77,13 @@ static void secure_heap(void)
         log_warn("OpenSSL's secure heap could not be locked in memory (RLIMIT_MEMLOCK)", NULL);
 }
 
-static void cut_off_the_tpm(const struct config *cfg, const struct keys_options *o)
+void daemon_keys_confine(const struct config *cfg, const struct daemon_keys *dk)
 {
     struct keys_err err;
     char clean[600];
-    if (o->insecure_software_key)
+    if (dk->opt.insecure_software_key)
         return;
-    if (keys_forget_tpm(cfg->register_dir, o, &err) == KEYS_OK)
+    if (keys_forget_tpm(cfg->register_dir, &dk->opt, &err) == KEYS_OK)
         log_info("the network process cannot reach the TPM: only the key process can", NULL);
     else
         log_warn("the network process can still reach the TPM", "reason=\"%s\"",
@@ -114,7 +119,6 @@ int daemon_keys_start(const struct config *cfg, bool insecure_software_key, stru
         dk->kp = NULL;
         return -1;
     }
-    cut_off_the_tpm(cfg, &dk->opt);
     tls_use_key_holder(dk->holder);
     return 0;
 }

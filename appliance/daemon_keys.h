@@ -1,8 +1,9 @@
 /*
  * appliance/daemon_keys.h - hudumad's keys at start-up (appliance/daemon_keys.c):
  * the key process forked before anything else, the master key unsealed in it,
- * the network process cut off from the TPM, and the remote key holder through
- * which the register, the TLS context and the audit log reach their keys.
+ * the remote key holder through which the register, the TLS context and the
+ * audit log reach their keys, and (daemon_keys_confine) the network process
+ * cut off from the TPM.
  */
 #ifndef HUDUMA_DAEMON_KEYS_H
 #define HUDUMA_DAEMON_KEYS_H
@@ -32,6 +33,14 @@ void daemon_keys_options(const struct config *cfg, bool insecure_software_key,
  */
 int daemon_keys_start(const struct config *cfg, bool insecure_software_key, struct daemon_keys *dk,
                       int *exit_status);
+
+/*
+ * The network process, after daemon_keys_start() and after whatever needs a
+ * capability (the XDP rate limiter), before any thread: hides the TPM from
+ * it (not with --insecure-software-key: there is none).  Logs that it did,
+ * or at warning level why it could not; the daemon goes on either way.
+ */
+void daemon_keys_confine(const struct config *cfg, const struct daemon_keys *dk);
 void daemon_keys_stop(struct daemon_keys *dk);
 
 #endif

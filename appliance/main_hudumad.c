@@ -9,16 +9,19 @@
  * Start-up order: no core dumps (the process holds keys and personal data),
  * signals blocked before any thread exists, configuration, the key process
  * (forked first; it unseals the master key, or the daemon stops there having
- * touched nothing; then this process loses its way to the TPM: daemon_keys.c),
- * then the register (its keys asked of the key process), key rotation
- * (keyctl.c: the control socket and the background re-encryption),
- * the agency registry, the audit log (refused when it no longer extends its
- * last signed checkpoint; its committer and checkpointer start with the
- * server and stop after it has drained, signing a last checkpoint; the key
- * process signs), the metrics, the XDP rate limiter (when [ratelimit]
+ * touched nothing: daemon_keys.c), the XDP rate limiter (when [ratelimit]
  * names an interface; without CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN the
- * daemon serves anyway and logs that rate limiting is off), the API and the
- * server.
+ * daemon serves anyway and logs that rate limiting is off), which is the
+ * last thing that needs a capability; then this process loses its way to the
+ * TPM (daemon_keys_confine: without CAP_SYS_ADMIN, in a user namespace, which
+ * leaves it no capability outside), still one thread, since a user namespace
+ * needs that; then the register
+ * (its keys asked of the key process), key rotation (keyctl.c: the control
+ * socket and the background re-encryption), the agency registry, the audit
+ * log (refused when it no longer extends its last signed checkpoint; its
+ * committer and checkpointer start with the server and stop after it has
+ * drained, signing a last checkpoint; the key process signs), the metrics,
+ * the API and the server.
  * Everything is closed in the reverse order after the server has drained:
  * the limiter is detached and its pins removed once the server is gone.
  */
@@ -212,7 +215,8 @@ static struct audit *open_audit(const struct config *cfg, struct reg *reg,
     return audit;
 }
 
-static int serve(const struct config *cfg, const char *config_sha, struct daemon_keys *dk)
+static int serve(const struct config *cfg, const char *config_sha, struct daemon_keys *dk,
+                 struct rl *ratelimit)
 {
     char err[512], clean[512];
     struct audit *audit = NULL;
@@ -221,7 +225,6 @@ static int serve(const struct config *cfg, const char *config_sha, struct daemon
     struct metrics *metrics = NULL;
     struct api *api = NULL;
     struct server *srv = NULL;
-    struct rl *ratelimit = NULL;
     struct keyctl *keyctl = NULL;
     int rc = EXIT_FAILURE;
 
@@ -248,7 +251,6 @@ static int serve(const struct config *cfg, const char *config_sha, struct daemon
         goto out;
     }
     api_set_audit(api, audit);
-    ratelimit = start_ratelimit(&cfg->ratelimit);
     metrics_ratelimit(metrics, ratelimit);
     if (server_new(cfg, reg, agencies, api, metrics, &srv, err, sizeof err) == 0) {
         srv->ratelimit = ratelimit;
@@ -324,7 +326,9 @@ int main(int argc, char **argv)
     int started = daemon_keys_start(&cfg, insecure, &dk, &status);
     if (started != 0)
         return started == 1 ? status : EXIT_FAILURE; /* 1: this is the key process, done */
-    status = serve(&cfg, config_sha, &dk);
+    struct rl *ratelimit = start_ratelimit(&cfg.ratelimit);
+    daemon_keys_confine(&cfg, &dk);
+    status = serve(&cfg, config_sha, &dk, ratelimit);
     daemon_keys_stop(&dk);
     return status;
 }

@@ -21,7 +21,9 @@
  * dumpable (hudumad makes itself non-dumpable first thing), so the process
  * is made dumpable for those three writes only and non-dumpable again right
  * after, on every path.  It holds no unsealed secret yet: the key process has
- * the master key and the TLS key is unwrapped later.
+ * the master key and the TLS key is unwrapped later.  A process in a user
+ * namespace of its own keeps no capability outside it: whatever needs
+ * CAP_BPF or CAP_NET_ADMIN (the XDP rate limiter) must be done before.
  * A TPM reached over TCP (swtpm:host=...,port=...) cannot be hidden this way;
  * that configuration is for development and is reported as KEYS_EDENIED.
  */

@@ -323,8 +323,11 @@ void keyproc_stop(struct keyproc *kp);
  * For the network process, after keyproc_ready(): moves this process into a
  * mount namespace of its own in which the TPM devices and the swtpm sockets
  * of `o` are replaced by /dev/null, so that nothing in it can reach the TPM
- * any more.  KEYS_EDENIED when the kernel allows no mount namespace (not
- * root, no user namespaces); the caller decides whether to go on.
+ * any more.  Without CAP_SYS_ADMIN that takes a user namespace, which
+ * leaves the process no capability outside it: call it once everything that
+ * needs one (loading XDP) is done, and before any thread is started.
+ * KEYS_EDENIED when the kernel allows no mount namespace (not root, no user
+ * namespaces); the caller decides whether to go on.
  */
 int keys_forget_tpm(const char *register_dir, const struct keys_options *o, struct keys_err *err);
 
