@@ -15,10 +15,11 @@
  *      last thing that needs a capability, is attached) hide the TPM from
  *      this, the network process (keys_forget_tpm(): a mount namespace where
  *      the TPM devices and the swtpm socket directory are covered), so that
- *      from here on only the key process can reach it.  Without
+ *      from here on only the key process can reach it, and drop every
+ *      capability, without which the covers cannot be undone.  Without
  *      CAP_SYS_ADMIN (the appliance's service) the namespace is a user
- *      namespace, which leaves no capability outside it: that is why it
- *      comes after the rate limiter, and why it comes before any thread.
+ *      namespace, which leaves no capability outside it anyway: that is why
+ *      it comes after the rate limiter, and why it comes before any thread.
  *
  * Both processes also give OpenSSL a secure heap (locked, never dumped,
  * cleared when freed) before the fork, so that the private keys OpenSSL
@@ -81,10 +82,17 @@ void daemon_keys_confine(const struct config *cfg, const struct daemon_keys *dk)
 {
     struct keys_err err;
     char clean[600];
-    if (dk->opt.insecure_software_key)
+    if (dk->opt.insecure_software_key) {
+        if (keys_drop_privileges(&err) == KEYS_OK)
+            log_info("the network process holds no capabilities", NULL);
+        else
+            log_warn("the network process keeps capabilities", "reason=\"%s\"",
+                     log_clean(err.msg, clean, sizeof clean));
         return;
+    }
     if (keys_forget_tpm(cfg->register_dir, &dk->opt, &err) == KEYS_OK)
-        log_info("the network process cannot reach the TPM: only the key process can", NULL);
+        log_info("the network process cannot reach the TPM: only the key process can",
+                 "capabilities=none");
     else
         log_warn("the network process can still reach the TPM", "reason=\"%s\"",
                  log_clean(err.msg, clean, sizeof clean));

@@ -3,7 +3,7 @@
  * the key process forked before anything else, the master key unsealed in it,
  * the remote key holder through which the register, the TLS context and the
  * audit log reach their keys, and (daemon_keys_confine) the network process
- * cut off from the TPM.
+ * cut off from the TPM and left without capabilities.
  */
 #ifndef HUDUMA_DAEMON_KEYS_H
 #define HUDUMA_DAEMON_KEYS_H
@@ -37,8 +37,9 @@ int daemon_keys_start(const struct config *cfg, bool insecure_software_key, stru
 /*
  * The network process, after daemon_keys_start() and after whatever needs a
  * capability (the XDP rate limiter), before any thread: hides the TPM from
- * it (not with --insecure-software-key: there is none).  Logs that it did,
- * or at warning level why it could not; the daemon goes on either way.
+ * it (not with --insecure-software-key: there is none) and drops every
+ * capability.  Logs what it did, or at warning level what it could not do;
+ * the daemon goes on either way.
  */
 void daemon_keys_confine(const struct config *cfg, const struct daemon_keys *dk);
 void daemon_keys_stop(struct daemon_keys *dk);

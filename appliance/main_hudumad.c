@@ -13,9 +13,8 @@
  * names an interface; without CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN the
  * daemon serves anyway and logs that rate limiting is off), which is the
  * last thing that needs a capability; then this process loses its way to the
- * TPM (daemon_keys_confine: without CAP_SYS_ADMIN, in a user namespace, which
- * leaves it no capability outside), still one thread, since a user namespace
- * needs that; then the register
+ * TPM and every capability (daemon_keys_confine), still one thread, since
+ * both a user namespace and capabilities are per thread; then the register
  * (its keys asked of the key process), key rotation (keyctl.c: the control
  * socket and the background re-encryption), the agency registry, the audit
  * log (refused when it no longer extends its last signed checkpoint; its

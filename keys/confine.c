@@ -13,6 +13,10 @@
  *                                 later, which makes a new socket, stays
  *                                 out of reach too)
  *
+ * then gives up every capability (keys/privileges.c): with CAP_SYS_ADMIN over
+ * that namespace the covers could simply be unmounted.  Without capabilities
+ * they cannot, and a namespace made afterwards inherits them locked.
+ *
  * The key process, forked before, keeps the host's view.  Without the
  * privilege to make a mount namespace, an unprivileged user namespace is
  * tried (mapping the caller's own uid and gid, so files keep their owners).
@@ -153,7 +157,7 @@ static int cover_devices(struct keys_err *err)
     return KEYS_OK;
 }
 
-int keys_forget_tpm(const char *register_dir, const struct keys_options *o, struct keys_err *err)
+static int hide_tpm(const char *register_dir, const struct keys_options *o, struct keys_err *err)
 {
     char tcti[256], path[PATH_MAX];
     bool tcp;
@@ -181,4 +185,18 @@ int keys_forget_tpm(const char *register_dir, const struct keys_options *o, stru
             rc = cover_dir(path, err);
     }
     return rc;
+}
+
+int keys_forget_tpm(const char *register_dir, const struct keys_options *o, struct keys_err *err)
+{
+    struct keys_err hide, drop;
+    int rc = hide_tpm(register_dir, o, &hide);
+    int dropped = keys_drop_privileges(&drop);
+    if (rc != KEYS_OK && dropped != KEYS_OK)
+        return keys_fail(err, rc, "%s; and capabilities are left: %s", hide.msg, drop.msg);
+    if (rc != KEYS_OK)
+        return keys_fail(err, rc, "%s", hide.msg);
+    if (dropped != KEYS_OK)
+        return keys_fail(err, dropped, "capabilities are left: %s", drop.msg);
+    return KEYS_OK;
 }

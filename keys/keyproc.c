@@ -7,7 +7,9 @@
  * register; the two ends of a SOCK_SEQPACKET socketpair are all they share.
  * The child keeps only the socket and stdio (close_range), names itself
  * "hudumad-keys", dies with its parent (PR_SET_PDEATHSIG), inherits the
- * daemon's "no core dumps" and blocked SIGTERM/SIGINT, then unseals the
+ * daemon's "no core dumps" and blocked SIGTERM/SIGINT, gives up every
+ * capability it inherited (it needs none: the TPM device and the swtpm
+ * socket are opened as their owner or group allows), then unseals the
  * master key (keys_open_holder: PCRs, PIN, names) and says so, once, with a
  * READY message carrying the outcome.  From then on it answers one request at
  * a time (the table is in keyproc_internal.h), each checked by
@@ -218,6 +220,8 @@ int keyproc_serve(struct keyproc *kp)
     struct keys_err err = {{0}};
     struct keyholder *h = NULL;
     become_key_process(kp);
+    if (keys_drop_privileges(&err) != KEYS_OK)
+        say(kp, 2, "the key process keeps capabilities", err.msg);
     int status = EXIT_FAILURE;
     kp->buf = secmem_alloc(2 * sizeof(struct kp_msg), &kp->buf_map_len, &kp->buf_locked);
     int rc = kp->buf ? keys_open_holder(kp->register_dir, &kp->opts, &h, &err)

@@ -323,12 +323,24 @@ void keyproc_stop(struct keyproc *kp);
  * For the network process, after keyproc_ready(): moves this process into a
  * mount namespace of its own in which the TPM devices and the swtpm sockets
  * of `o` are replaced by /dev/null, so that nothing in it can reach the TPM
- * any more.  Without CAP_SYS_ADMIN that takes a user namespace, which
- * leaves the process no capability outside it: call it once everything that
- * needs one (loading XDP) is done, and before any thread is started.
- * KEYS_EDENIED when the kernel allows no mount namespace (not root, no user
- * namespaces); the caller decides whether to go on.
+ * any more, then drops every capability (keys_drop_privileges), without
+ * which the covers could be unmounted.  Whatever it returns, the process is
+ * left without capabilities (the message says when even that failed), and,
+ * when it had to use a user namespace (no CAP_SYS_ADMIN), without any outside
+ * it: call it once everything that needs one (loading XDP) is done, and
+ * before any thread is started.  KEYS_EDENIED when the kernel allows no mount
+ * namespace (not root, no user namespaces); the caller decides whether to go
+ * on.
  */
 int keys_forget_tpm(const char *register_dir, const struct keys_options *o, struct keys_err *err);
+
+/*
+ * Gives up every capability for good: no_new_privs, then the ambient,
+ * bounding (when allowed), effective, permitted and inheritable sets
+ * emptied, and checked.  Capabilities belong to a thread: KEYS_EDENIED once
+ * the process has more than one.  The key process calls it at start, the
+ * network process through keys_forget_tpm().
+ */
+int keys_drop_privileges(struct keys_err *err);
 
 #endif
