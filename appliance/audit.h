@@ -97,13 +97,16 @@ struct audit_note {
     struct audit_note_sig sigs[AUDIT_NOTE_SIGS];
 };
 
-/* Whoever signs: sign() gets the SHA-256 of the note text and writes a DER
- * ECDSA signature into sig (*len in: room, out: length); 0 or -1 with err.
- * pem is the public key (SubjectPublicKeyInfo), for the key id and for
- * auditors.  audit_keys_signer() makes one of the register's key in the TPM. */
+/* Whoever signs: sign() gets the note text (the checkpoint's three lines)
+ * and writes a DER ECDSA signature over its SHA-256 into sig (*len in: room,
+ * out: length); 0 or -1 with err.  It is handed the text, not a digest, so
+ * that the register's key can see what it signs and refuse a log that does
+ * not grow (keys.h, keys_sign_checkpoint).  pem is the public key
+ * (SubjectPublicKeyInfo), for the key id and for auditors.
+ * audit_keys_signer() makes one of the register's key in the TPM. */
 struct audit_signer {
-    int (*sign)(void *ctx, const uint8_t digest[AUDIT_HASH_LEN], uint8_t *sig, size_t *len,
-                char *err, size_t errlen);
+    int (*sign)(void *ctx, const char *text, size_t len, uint8_t *sig, size_t *siglen, char *err,
+                size_t errlen);
     void *ctx;
     const char *pem;
 };

@@ -131,15 +131,14 @@ int audit_checkpoint_sign(const struct audit_checkpoint *cp, const struct audit_
     struct audit_key *k = NULL;
     if (audit_key_from_pem(s->pem, strlen(s->pem), &k, err, errlen) != 0)
         return -1;
-    uint8_t blob[4 + AUDIT_SIG_MAX], digest[AUDIT_HASH_LEN];
+    uint8_t blob[4 + AUDIT_SIG_MAX];
     memcpy(blob, k->id, 4);
     audit_key_free(k);
     int n = audit_checkpoint_text(cp, out, outlen);
     if (n < 0)
         return fail(err, errlen, "the checkpoint does not fit in %zu bytes", outlen);
-    sha256(out, (size_t)n, digest);
     size_t siglen = AUDIT_SIG_MAX;
-    if (s->sign(s->ctx, digest, blob + 4, &siglen, err, errlen) != 0)
+    if (s->sign(s->ctx, out, (size_t)n, blob + 4, &siglen, err, errlen) != 0)
         return -1;
     char b64[(4 + AUDIT_SIG_MAX) / 3 * 4 + 8];
     b64_encode(blob, 4 + siglen, b64);

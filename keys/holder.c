@@ -339,14 +339,21 @@ int keys_secret_unwrap(struct keyholder *h, enum keys_secret what, const uint8_t
 
 /* ---- signing ------------------------------------------------------------------------------ */
 
+int holder_sign_locked(struct keyholder *h, const uint8_t digest[KEYS_DIGEST_LEN],
+                       uint8_t sig[KEYS_SIG_RAW_LEN], struct keys_err *err)
+{
+    return h->kind == HOLDER_TPM ? tpm_holder_sign(h, digest, sig, err)
+                                 : soft_sign(h, digest, sig, err);
+}
+
 int keys_sign_digest(struct keyholder *h, const uint8_t digest[KEYS_DIGEST_LEN],
                      uint8_t sig[KEYS_SIG_RAW_LEN], struct keys_err *err)
 {
     if (h->kind == HOLDER_REMOTE)
-        return remote_sign(h, digest, sig, err);
+        return keys_fail(err, KEYS_EDENIED,
+                         "the key process signs checkpoints only (keys_sign_checkpoint)");
     pthread_mutex_lock(&h->lock);
-    int rc = h->kind == HOLDER_TPM ? tpm_holder_sign(h, digest, sig, err)
-                                   : soft_sign(h, digest, sig, err);
+    int rc = holder_sign_locked(h, digest, sig, err);
     pthread_mutex_unlock(&h->lock);
     return rc;
 }

@@ -91,8 +91,9 @@ static const char *request_fault(const struct kp_msg *m)
         return !id && m->len > KEYS_WRAP_OVERHEAD && m->len <= KEYS_WRAPPED_MAX
                    ? NULL
                    : "takes one wrapped key";
-    case KP_OP_SIGN:
-        return !id && m->len == KEYS_DIGEST_LEN ? NULL : "takes one SHA-256 digest";
+    case KP_OP_SIGN_CHECKPOINT:
+        return !id && m->len > 0 && m->len <= KEYS_CHECKPOINT_MAX ? NULL
+                                                                   : "takes one checkpoint body";
     case KP_OP_READY:
     case KP_OP_END:
         break;
@@ -143,7 +144,7 @@ static bool reply_length_ok(const struct kp_msg *m)
         return m->len == KEYS_DEK_LEN;
     case KP_OP_TLS_UNWRAP:
         return m->len > 0 && m->len <= KEYS_WRAPPED_MAX - KEYS_WRAP_OVERHEAD;
-    case KP_OP_SIGN:
+    case KP_OP_SIGN_CHECKPOINT:
         return m->len == KEYS_SIG_RAW_LEN;
     case KP_OP_PUBKEY:
         return pem_like(m);

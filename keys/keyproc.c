@@ -145,7 +145,7 @@ static void reply_tls(struct keyholder *h, const struct kp_msg *in, struct kp_ms
 static void reply_sign(struct keyproc *kp, struct keyholder *h, const struct kp_msg *in,
                        struct kp_msg *out, struct keys_err *err)
 {
-    int rc = keys_sign_digest(h, in->data, out->data, err);
+    int rc = keys_sign_checkpoint(h, (const char *)in->data, in->len, out->data, err);
     if (rc != KEYS_OK) {
         kp_put_error(out, rc, err->msg);
         say(kp, 2, "cannot sign", err->msg);
@@ -155,7 +155,7 @@ static void reply_sign(struct keyproc *kp, struct keyholder *h, const struct kp_
     kp->signatures++;
     char detail[64];
     snprintf(detail, sizeof(detail), "signatures=%llu", (unsigned long long)kp->signatures);
-    say(kp, 0, "signed a digest with the TPM key", detail);
+    say(kp, 0, "signed a checkpoint with the TPM key", detail);
 }
 
 static void answer(struct keyproc *kp, struct keyholder *h, const struct kp_msg *in,
@@ -174,7 +174,7 @@ static void answer(struct keyproc *kp, struct keyholder *h, const struct kp_msg 
     case KP_OP_TLS_UNWRAP:
         reply_tls(h, in, out, &err);
         break;
-    case KP_OP_SIGN:
+    case KP_OP_SIGN_CHECKPOINT:
         reply_sign(kp, h, in, out, &err);
         break;
     case KP_OP_PUBKEY:

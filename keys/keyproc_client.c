@@ -129,11 +129,11 @@ int remote_secret_unwrap(struct keyholder *h, enum keys_secret what, const uint8
     return rc;
 }
 
-int remote_sign(struct keyholder *h, const uint8_t digest[KEYS_DIGEST_LEN],
-                uint8_t sig[KEYS_SIG_RAW_LEN], struct keys_err *err)
+int remote_sign_checkpoint(struct keyholder *h, const char *body, size_t len,
+                           uint8_t sig[KEYS_SIG_RAW_LEN], struct keys_err *err)
 {
     struct keys_buf *r;
-    int rc = ask(h, KP_OP_SIGN, 0, digest, KEYS_DIGEST_LEN, &r, err);
+    int rc = ask(h, KP_OP_SIGN_CHECKPOINT, 0, body, len, &r, err);
     if (rc != KEYS_OK)
         return rc;
     memcpy(sig, answer_of(r)->data, KEYS_SIG_RAW_LEN);

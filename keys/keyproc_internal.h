@@ -16,7 +16,8 @@
  *   DEK_CREATE  id, -                          DEK (32) | wrapped DEK (68)
  *   DEK_UNWRAP  id, wrapped DEK (68)           DEK (32)
  *   TLS_UNWRAP  0, wrapped TLS key (37-4000)   DER private key
- *   SIGN        0, SHA-256 digest (32)         r || s (64)
+ *   SIGN_CHKPT  0, checkpoint body (1-512)     r || s (64), or refused
+ *               (keys/checkpoint.c: only a log that grows)
  *   PUBKEY      0, -                           PEM public key (text)
  *
  * A reply with a negative status carries a message (text, at most 511
@@ -42,7 +43,7 @@ enum kp_op {
     KP_OP_DEK_CREATE,
     KP_OP_DEK_UNWRAP,
     KP_OP_TLS_UNWRAP,
-    KP_OP_SIGN,
+    KP_OP_SIGN_CHECKPOINT,
     KP_OP_PUBKEY,
     KP_OP_END
 };
@@ -85,8 +86,18 @@ int remote_dek_unwrap(struct keyholder *h, struct keyring *kr, uint32_t id, cons
                       struct keys_err *err);
 int remote_secret_unwrap(struct keyholder *h, enum keys_secret what, const uint8_t *wrapped,
                          size_t len, struct keys_buf **out, struct keys_err *err);
-int remote_sign(struct keyholder *h, const uint8_t digest[KEYS_DIGEST_LEN],
-                uint8_t sig[KEYS_SIG_RAW_LEN], struct keys_err *err);
+/* checkpoint.c: a checkpoint body as the signing key accepts it (three
+ * lines: origin, decimal size without leading zeros, canonical base64 of a
+ * 32-byte root, each ending in a newline, and nothing after). */
+struct checkpoint {
+    char origin[KEYS_ORIGIN_MAX + 1];
+    uint64_t size;
+    uint8_t root[KEYS_DIGEST_LEN];
+};
+int checkpoint_parse(const char *body, size_t len, struct checkpoint *cp, struct keys_err *err);
+
+int remote_sign_checkpoint(struct keyholder *h, const char *body, size_t len,
+                           uint8_t sig[KEYS_SIG_RAW_LEN], struct keys_err *err);
 int remote_public_pem(struct keyholder *h, char pem[KEYS_PUBKEY_PEM_MAX], struct keys_err *err);
 
 #endif

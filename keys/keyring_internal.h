@@ -136,6 +136,11 @@ struct keyholder {
     /* remote holders */
     int fd;
     uint32_t seq;
+    /* the last checkpoint this (local) holder signed: checkpoint.c */
+    bool signed_any;
+    char signed_origin[KEYS_ORIGIN_MAX + 1];
+    uint64_t signed_size;
+    uint8_t signed_root[KEYS_DIGEST_LEN];
 };
 
 /* holder.c */
@@ -144,6 +149,9 @@ int holder_new(enum holder_kind kind, const char *register_dir, struct keyholder
 int holder_set_master(struct keyholder *h, const uint8_t master[KEYS_MASTER_LEN],
                       struct keys_err *err);
 void keys_path(char *out, size_t len, const char *register_dir, const char *file);
+/* A local holder's signature of a digest, h->lock held. */
+int holder_sign_locked(struct keyholder *h, const uint8_t digest[KEYS_DIGEST_LEN],
+                       uint8_t sig[KEYS_SIG_RAW_LEN], struct keys_err *err);
 
 /* soft.c: the software holder. */
 int soft_create(struct keyholder *h, struct keys_err *err);

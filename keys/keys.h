@@ -64,6 +64,8 @@
 
 #define KEYS_DIGEST_LEN     32  /* SHA-256 */
 #define KEYS_SIG_RAW_LEN    64  /* ECDSA P-256 r || s, each 32 bytes big-endian */
+#define KEYS_ORIGIN_MAX     255 /* a checkpoint's origin line */
+#define KEYS_CHECKPOINT_MAX 512 /* a checkpoint body: origin, size and root lines */
 #define KEYS_SIG_DER_MAX    72  /* the same as a DER ECDSA-Sig-Value */
 #define KEYS_PUBKEY_PEM_MAX 256 /* "-----BEGIN PUBLIC KEY-----" ... of a P-256 key */
 
@@ -73,7 +75,7 @@
 enum keys_status {
     KEYS_OK = 0,
     KEYS_EIO = -1,      /* a file could not be read or written */
-    KEYS_EFORMAT = -2,  /* a key file, sealed blob or envelope is malformed */
+    KEYS_EFORMAT = -2,  /* a key file, sealed blob, envelope or checkpoint is malformed */
     KEYS_EAUTH = -3,    /* authentication failed: wrong key, AAD or tampering */
     KEYS_EUNKNOWN = -4, /* the envelope names a key id this keyring lacks */
     KEYS_ECRYPTO = -5,  /* OpenSSL refused an operation */
@@ -268,16 +270,28 @@ int keys_secret_unwrap(struct keyholder *h, enum keys_secret what, const uint8_t
 /*
  * THE SIGNING SERVICE (the audit log's checkpoints).
  *
- * Signs a SHA-256 digest with the audit signing key, which lives in the TPM
- * and never leaves it: in hudumad the network process's (remote) holder sends
- * the 32 bytes to the key process, which alone talks to the TPM; in `huduma`
- * the local holder asks the TPM itself.  `sig` receives the ECDSA P-256
- * signature as r || s (32 bytes each, big-endian); keys_sig_to_der() turns it
- * into the DER form OpenSSL and `openssl dgst -sha256 -verify signing.pem
- * -signature SIG FILE` take, where FILE is the data whose SHA-256 `digest` is.
- * Each call costs a few TPM commands (milliseconds on swtpm, more on a
- * hardware TPM): sign checkpoints, not requests.  Thread-safe.
+ * Signs a checkpoint of the audit log with the audit signing key, which
+ * lives in the TPM and never leaves it: in hudumad the network process's
+ * (remote) holder sends the body to the key process, which alone talks to the
+ * TPM; in `huduma` the local holder asks the TPM itself.  The body is the
+ * three lines of c2sp.org/tlog-checkpoint ("<origin>\n<size>\n<base64
+ * root>\n", at most KEYS_CHECKPOINT_MAX bytes) and the signature is over its
+ * SHA-256.  The holder that talks to the TPM remembers the last checkpoint it
+ * signed and refuses (KEYS_EDENIED) another origin, a smaller tree, or another
+ * root at the same size: a network process that was taken over cannot have
+ * the log's history rewritten under the key (keys/checkpoint.c).  A body of
+ * another form is KEYS_EFORMAT.  `sig` receives the ECDSA P-256 signature as
+ * r || s (32 bytes each, big-endian); keys_sig_to_der() turns it into the DER
+ * form OpenSSL and `openssl dgst -sha256 -verify signing.pem -signature SIG
+ * FILE` take, where FILE holds the body.  Each call costs a few TPM commands
+ * (milliseconds on swtpm, more on a hardware TPM).  Thread-safe.
  */
+int keys_sign_checkpoint(struct keyholder *h, const char *body, size_t len,
+                         uint8_t sig[KEYS_SIG_RAW_LEN], struct keys_err *err);
+
+/* Signs any SHA-256 digest with the audit signing key: local holders only
+ * (`huduma`, run by the operator, and tests); the key process refuses it, so
+ * a remote holder answers KEYS_EDENIED.  Thread-safe. */
 int keys_sign_digest(struct keyholder *h, const uint8_t digest[KEYS_DIGEST_LEN],
                      uint8_t sig[KEYS_SIG_RAW_LEN], struct keys_err *err);
 

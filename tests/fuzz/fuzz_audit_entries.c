@@ -13,6 +13,7 @@
  */
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/sha.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,10 +30,12 @@ static void check(int ok)
         abort();
 }
 
-static int sign(void *ctx, const uint8_t digest[32], uint8_t *sig, size_t *len, char *err,
-                size_t errlen)
+static int sign(void *ctx, const char *text, size_t textlen, uint8_t *sig, size_t *len,
+                char *err, size_t errlen)
 {
     (void)ctx, (void)err, (void)errlen;
+    uint8_t digest[32];
+    SHA256((const unsigned char *)text, textlen, digest);
     EVP_PKEY_CTX *p = EVP_PKEY_CTX_new(pkey, NULL);
     int ok = p && EVP_PKEY_sign_init(p) == 1 &&
              EVP_PKEY_CTX_set_signature_md(p, EVP_sha256()) == 1 &&

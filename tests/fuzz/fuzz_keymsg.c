@@ -5,7 +5,8 @@
  *
  * The input is one datagram as it would arrive on the socketpair.  Checked as
  * a request, it must be accepted only when it has the fixed size, the magic,
- * status 0, the exact data length of its operation (a digest for SIGN, a
+ * status 0, the exact data length of its operation (a checkpoint body of
+ * 1-512 bytes for SIGN_CHECKPOINT, a
  * wrapped DEK and a key id for DEK_UNWRAP, ...) and zero padding; checked as
  * a reply to every possible request, only when it answers that request with a
  * length that operation answers with.  Every refusal carries a message.  Any
@@ -40,8 +41,8 @@ static void as_request(const struct kp_msg *m, size_t size)
     }
     check(size == KP_MSG_SIZE && m->magic == KP_MAGIC && m->status == 0 && padding_zero(m));
     switch (m->op) {
-    case KP_OP_SIGN:
-        check(m->len == KEYS_DIGEST_LEN && m->arg == 0);
+    case KP_OP_SIGN_CHECKPOINT:
+        check(m->len > 0 && m->len <= KEYS_CHECKPOINT_MAX && m->arg == 0);
         break;
     case KP_OP_DEK_UNWRAP:
         check(m->len == KEYS_WRAPPED_DEK_LEN && m->arg != 0);
@@ -71,7 +72,7 @@ static void as_reply(const struct kp_msg *m, size_t size)
         }
         check(m->op == op && size == KP_MSG_SIZE && padding_zero(m));
         check(m->status <= 0 && m->len <= KP_DATA_MAX);
-        if (op == KP_OP_SIGN && m->status == 0)
+        if (op == KP_OP_SIGN_CHECKPOINT && m->status == 0)
             check(m->len == KEYS_SIG_RAW_LEN);
     }
 }

@@ -18,6 +18,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,11 +48,13 @@ static void make_key(struct test_key *k)
     BIO_free(b);
 }
 
-static int sign_with(void *ctx, const uint8_t digest[32], uint8_t *sig, size_t *len, char *err,
-                     size_t errlen)
+static int sign_with(void *ctx, const char *text, size_t textlen, uint8_t *sig, size_t *len,
+                     char *err, size_t errlen)
 {
     (void)err, (void)errlen;
     struct test_key *k = ctx;
+    uint8_t digest[32];
+    SHA256((const unsigned char *)text, textlen, digest);
     EVP_PKEY_CTX *p = EVP_PKEY_CTX_new(k->pkey, NULL);
     int ok = EVP_PKEY_sign_init(p) == 1 && EVP_PKEY_CTX_set_signature_md(p, EVP_sha256()) == 1 &&
              EVP_PKEY_sign(p, sig, len, digest, 32) == 1;

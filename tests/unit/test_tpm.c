@@ -498,28 +498,31 @@ static int raw_request(struct keyholder *remote, const void *bytes, size_t len)
     return reply.status;
 }
 
-/* A file's SHA-256 signed through the key process verifies with the openssl
- * tool and the PEM of keys/signing.pem alone; the file changed by one byte
- * does not. */
+#define ORIGIN "huduma.appliance/audit/test\n"
+#define ROOT_A "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n" /* 32 zero bytes */
+#define ROOT_B "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=\n" /* 32 bytes of 1 */
+
+/* A checkpoint signed through the key process verifies with the openssl tool
+ * and the PEM of keys/signing.pem alone; the file changed by one byte does
+ * not. */
 static void openssl_verifies_a_file(struct fx *f, struct keyholder *remote)
 {
-    static const char text[] = "huduma.appliance/audit/test\n42\nq3BzdWJ0cmVl\n";
+    static const char text[] = ORIGIN "42\n" ROOT_A;
     char data[128], sig_path[128], pem_path[128];
-    uint8_t digest[32], sig[64], der[KEYS_SIG_DER_MAX];
+    uint8_t sig[64], der[KEYS_SIG_DER_MAX];
     struct keys_err err;
     snprintf(data, sizeof(data), "%s/checkpoint.txt", f->dir);
     snprintf(sig_path, sizeof(sig_path), "%s/checkpoint.sig", f->dir);
     snprintf(pem_path, sizeof(pem_path), "%s/keys/signing.pem", f->dir);
     write_text(data, text);
-    SHA256((const uint8_t *)text, strlen(text), digest);
-    assert_int_equal(keys_sign_digest(remote, digest, sig, &err), KEYS_OK);
+    assert_int_equal(keys_sign_checkpoint(remote, text, strlen(text), sig, &err), KEYS_OK);
     size_t n = keys_sig_to_der(sig, der);
     assert_true(n > 0);
     write_bytes(sig_path, der, n);
     assert_int_equal(run("openssl dgst -sha256 -verify %s -signature %s %s >/dev/null 2>&1",
                          pem_path, sig_path, data),
                      0);
-    write_text(data, "huduma.appliance/audit/test\n43\nq3BzdWJ0cmVl\n");
+    write_text(data, ORIGIN "43\n" ROOT_A);
     assert_int_equal(run("openssl dgst -sha256 -verify %s -signature %s %s >/dev/null 2>&1",
                          pem_path, sig_path, data),
                      1);
@@ -583,9 +586,9 @@ static void test_key_process_answers_and_refuses(void **state)
 
     /* Malformed requests: answered with an error, and the process keeps serving. */
     struct kp_msg m;
-    kp_init(&m, KP_OP_SIGN, 99, 0);
+    kp_init(&m, KP_OP_SIGN_CHECKPOINT, 99, 0);
     assert_int_equal(raw_request(remote, &m, 100), KEYS_EPEER); /* short */
-    kp_put(&m, "0123456789abcdef0123456789abcdef", 31);         /* wrong length */
+    kp_put(&m, "", 0);                                          /* no checkpoint */
     assert_int_equal(raw_request(remote, &m, sizeof(m)), KEYS_EPEER);
     kp_put(&m, "0123456789abcdef0123456789abcdef", 32);
     m.data[100] = 1; /* something rides in the padding */
@@ -601,13 +604,41 @@ static void test_key_process_answers_and_refuses(void **state)
     memset(m.data, 0, 32);
     assert_int_equal(raw_request(remote, &m, sizeof(m)), KEYS_EPEER);
 
+    /* Signing: checkpoints of a log that grows, and nothing else. */
     uint8_t digest[32], sig[64];
     char pem[KEYS_PUBKEY_PEM_MAX];
-    SHA256((const uint8_t *)"checkpoint 2", 12, digest);
-    assert_int_equal(keys_sign_digest(remote, digest, sig, &err), KEYS_OK);
+    SHA256((const uint8_t *)"any digest", 10, digest);
+    assert_int_equal(keys_sign_digest(remote, digest, sig, &err), KEYS_EDENIED);
+    static const char first[] = ORIGIN "41\n" ROOT_A;
+    assert_int_equal(keys_sign_checkpoint(remote, first, strlen(first), sig, &err), KEYS_OK);
     assert_int_equal(keys_public_pem(remote, pem, &err), KEYS_OK);
+    SHA256((const uint8_t *)first, strlen(first), digest);
     assert_true(verifies(pem, digest, sig));
-    openssl_verifies_a_file(f, remote);
+    openssl_verifies_a_file(f, remote); /* 42 leaves, root A */
+    static const char *const refused[] = {
+        ORIGIN "41\n" ROOT_A,                   /* a smaller tree */
+        ORIGIN "42\n" ROOT_B,                   /* another root for 42 */
+        "huduma.appliance/audit/other\n50\n" ROOT_A, /* another log */
+    };
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        assert_int_equal(keys_sign_checkpoint(remote, refused[i], strlen(refused[i]), sig, &err),
+                         KEYS_EDENIED);
+        assert_non_null(strstr(err.msg, "refused"));
+    }
+    static const char *const malformed[] = {
+        ORIGIN "042\n" ROOT_A,                   /* a leading zero */
+        ORIGIN "43\n" ROOT_A "extra\n",         /* a fourth line */
+        ORIGIN "43\n" "AAAA\n",                 /* a short root */
+        "huduma appliance\n43\n" ROOT_A,        /* a space in the origin */
+        ORIGIN "43\n" "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB=", /* no final newline */
+    };
+    for (size_t i = 0; i < sizeof(malformed) / sizeof(malformed[0]); i++)
+        assert_int_equal(
+            keys_sign_checkpoint(remote, malformed[i], strlen(malformed[i]), sig, &err),
+            KEYS_EFORMAT);
+    static const char again[] = ORIGIN "42\n" ROOT_A, grown[] = ORIGIN "43\n" ROOT_B;
+    assert_int_equal(keys_sign_checkpoint(remote, again, strlen(again), sig, &err), KEYS_OK);
+    assert_int_equal(keys_sign_checkpoint(remote, grown, strlen(grown), sig, &err), KEYS_OK);
 
     keys_holder_close(remote);
     keyproc_stop(kp);
