@@ -2,25 +2,48 @@
  * appliance/ring.c - one io_uring event loop, run by one thread.
  *
  * Each ring owns: a listening socket bound with SO_REUSEPORT to the
- * configured address (the kernel spreads new connections over the rings),
- * an accept that places each connection straight into the ring's registered
- * file table (no file descriptor in user space; recv, send, shutdown and
- * close all use the fixed slot) and writes its peer's address (one accept in
- * flight, re-armed on each completion: a multishot accept would overwrite
- * the address before it is read), a provided-buffer ring from
- * which every multishot receive takes its buffer, an eventfd read that wakes
- * it for worker completions and for shutdown, and one timeout every 250 ms
- * that sweeps its connections' deadlines.
+ * configured address (the kernel spreads new connections over the rings), a
+ * multishot accept on it, a registered (fixed) file table that holds every
+ * connection it accepted (recv, send, shutdown and close all use the fixed
+ * slot), a provided-buffer ring from which every multishot receive takes its
+ * buffer, an eventfd read that wakes it for worker completions and for
+ * shutdown, and one timeout every 250 ms that sweeps its connections'
+ * deadlines.
+ *
+ * Accepting: one multishot accept stays armed on the listener and yields a
+ * plain descriptor per connection.  The peer's address is read from that
+ * descriptor with getpeername(): a multishot accept writes every peer into
+ * the one sockaddr it was given, and the kernel accepts several connections
+ * in a row before user space reads it, so that address belongs to no
+ * connection in particular (the rate limiter counts failed handshakes against
+ * it).  The descriptor is then moved into the file table by an
+ * IORING_OP_FILES_UPDATE with IORING_FILE_INDEX_ALLOC, which picks a free
+ * slot and writes it back; on that completion the plain descriptor is closed
+ * (the table holds its own reference) and the connection starts on its slot.
+ * Two system calls per connection (getpeername, close), before a TLS
+ * handshake that costs far more; it needs only what Linux 5.19 has, whereas
+ * a multishot accept_direct would need IORING_OP_FIXED_FD_INSTALL (6.8) to
+ * reach the address.  A full table fails the update with ENFILE: that
+ * connection is closed and counted as refused.  The multishot accept ends
+ * on an error (EMFILE when the process is out of descriptors, ENOMEM, ...):
+ * it is armed again at the next tick, not in a tight loop; when it ends for
+ * any other reason (a full completion queue) it is armed again at once.
  *
  * The loop is: submit and wait for at least one completion, then handle each
- * completion by the operation tagged in its user_data (accept, recv, send,
- * wake, tick).  The ring is created by the thread that runs it, as
+ * completion by the operation tagged in its user_data (accept, install, recv,
+ * send, wake, tick).  The ring is created by the thread that runs it, as
  * IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN require (and
  * without them on kernels that refuse them).  There is no SQPOLL and no epoll.
+ *
+ * Shutdown: the multishot accept is cancelled and the listener closed when
+ * its last completion arrives; connections accepted meanwhile are closed, and
+ * the loop ends when every connection has finished and no socket is still on
+ * its way into the table.
  */
 #include "server.h"
 
 #include "log.h"
+#include "metrics.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -302,16 +325,59 @@ void ring_job_done(struct ring *r, struct job *job)
 
 /* ---- the operations the ring keeps armed ------------------------------------------ */
 
+/* An accepted socket on its way into the fixed file table. */
+struct accepted {
+    int fd;   /* the plain descriptor the accept made: closed once the table has it */
+    int slot; /* given fd; the kernel writes the slot it chose over it */
+    struct sockaddr_storage peer;
+};
+/* RING_TAG keeps the operation in the low four bits: 16-byte alignment */
+#define ACCEPTED_SIZE ((sizeof(struct accepted) + 15) / 16 * 16)
+
 static void arm_accept(struct ring *r)
 {
     struct io_uring_sqe *sqe = ring_sqe(r);
-    r->accept_addrlen = sizeof r->accept_addr;
-    /* liburing 2.3 adds one to the index it is given: ALLOC - 1 asks for any free slot */
-    io_uring_prep_accept_direct(sqe, r->listen_fd, (struct sockaddr *)&r->accept_addr,
-                                &r->accept_addrlen, 0, IORING_FILE_INDEX_ALLOC - 1);
+    io_uring_prep_multishot_accept(sqe, r->listen_fd, NULL, NULL, SOCK_CLOEXEC);
     io_uring_sqe_set_data64(sqe, RING_TAG(NULL, OP_ACCEPT));
     r->accept_armed = true;
     r->accept_wanted = false;
+}
+
+/* At most one line a second: a flood of refused connections must not flood the log. */
+static void accept_warn(struct ring *r, const char *what, int err)
+{
+    if (r->accept_logged_ms && r->now_ms - r->accept_logged_ms < 1000)
+        return;
+    r->accept_logged_ms = r->now_ms;
+    log_warn(what, "ring=%u err=\"%s\"", r->index, strerror(err));
+}
+
+/* A new connection's plain descriptor: learn its peer, then ask for a slot. */
+static void install(struct ring *r, int fd)
+{
+    if (r->draining) {
+        close(fd);
+        return;
+    }
+    struct accepted *a = aligned_alloc(16, ACCEPTED_SIZE);
+    if (!a) {
+        close(fd);
+        log_error("connection dropped: out of memory", "ring=%u", r->index);
+        return;
+    }
+    socklen_t len = sizeof a->peer;
+    if (getpeername(fd, (struct sockaddr *)&a->peer, &len) != 0) { /* reset already */
+        log_debug("connection gone before it was set up", "ring=%u err=\"%s\"", r->index,
+                  strerror(errno));
+        close(fd);
+        free(a);
+        return;
+    }
+    a->fd = a->slot = fd;
+    struct io_uring_sqe *sqe = ring_sqe(r);
+    io_uring_prep_files_update(sqe, &a->slot, 1, (int)IORING_FILE_INDEX_ALLOC);
+    io_uring_sqe_set_data64(sqe, RING_TAG(a, OP_INSTALL));
+    r->installing++;
 }
 
 static void arm_wake(struct ring *r)
@@ -360,19 +426,36 @@ static void on_accept(struct ring *r, int res, unsigned flags)
     bool more = flags & IORING_CQE_F_MORE;
     if (!more)
         r->accept_armed = false;
-    if (res >= 0) {
-        conn_accepted(r, (unsigned)res, &r->accept_addr);
-    } else if (res != -ECANCELED) {
-        log_warn("accept failed", "ring=%u err=\"%s\"", r->index, strerror(-res));
-    }
+    if (res >= 0)
+        install(r, res);
+    else if (res != -ECANCELED)
+        accept_warn(r, "accept failed", -res);
     if (more)
         return;
     if (r->draining)
         close_listener(r);
     else if (res >= 0)
-        arm_accept(r);
+        arm_accept(r); /* it ended without an error (a full completion queue) */
     else
         r->accept_wanted = true; /* retried at the next tick, not in a tight loop */
+}
+
+/* The file table has the connection (res 1), or has no room for it. */
+static void on_install(struct ring *r, struct accepted *a, int res)
+{
+    r->installing--;
+    close(a->fd); /* the table holds its own reference to the socket */
+    if (res == 1) {
+        conn_accepted(r, (unsigned)a->slot, &a->peer);
+    } else {
+        if (res == -ENFILE)
+            metrics_event(r->srv->metrics, MET_CONN_REFUSED_LIMIT);
+        accept_warn(r,
+                    res == -ENFILE ? "connection refused: file table full"
+                                   : "connection dropped: cannot place it in the file table",
+                    res < 0 ? -res : EIO);
+    }
+    free(a);
 }
 
 static void on_wake(struct ring *r, int res)
@@ -418,6 +501,9 @@ static void handle(struct ring *r, const struct io_uring_cqe *cqe)
     case OP_ACCEPT:
         on_accept(r, cqe->res, cqe->flags);
         break;
+    case OP_INSTALL:
+        on_install(r, RING_TAG_PTR(ud), cqe->res);
+        break;
     case OP_RECV:
         conn_on_recv(RING_TAG_PTR(ud), cqe->res, cqe->flags);
         break;
@@ -441,7 +527,7 @@ static void loop(struct ring *r)
     arm_accept(r);
     arm_wake(r);
     arm_tick(r);
-    while (!(r->draining && r->nconns == 0 && !r->accept_armed)) {
+    while (!(r->draining && r->nconns == 0 && !r->accept_armed && r->installing == 0)) {
         int rc = io_uring_submit_and_wait(&r->uring, 1);
         if (rc < 0 && rc != -EINTR && rc != -ETIME && rc != -EAGAIN && rc != -EBUSY) {
             log_error("io_uring_submit_and_wait failed", "ring=%u err=\"%s\"", r->index,

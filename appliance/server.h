@@ -3,8 +3,9 @@
  * (server.c), its io_uring event loops (ring.c), their connections (conn.c)
  * and the HTTP/1.1 parser glue (httpconn.c).
  *
- * Shape: one ring per thread, each with its own SO_REUSEPORT listener, its
- * own registered (fixed) file table for the connections it accepts, its own
+ * Shape: one ring per thread, each with its own SO_REUSEPORT listener and
+ * multishot accept, its own registered (fixed) file table for the
+ * connections it accepts (each moved there with its peer's address known), its own
  * provided-buffer ring for received bytes, one periodic timeout that sweeps
  * its connections' deadlines, and an eventfd through which the worker pool
  * and the main thread wake it.  A connection lives on the ring that accepted
@@ -118,7 +119,7 @@ void server_submit(struct server *s, struct job *job);
 
 /* ---- one event loop (ring.c) ------------------------------------------------------ */
 
-enum ring_op { OP_ACCEPT = 1, OP_RECV, OP_SEND, OP_WAKE, OP_TICK, OP_IGNORE };
+enum ring_op { OP_ACCEPT = 1, OP_INSTALL, OP_RECV, OP_SEND, OP_WAKE, OP_TICK, OP_IGNORE };
 
 /* user_data of an SQE: a pointer (16-byte aligned) with the operation in its low bits */
 #define RING_TAG(ptr, op) ((uint64_t)(uintptr_t)(ptr) | (uint64_t)(op))
@@ -138,8 +139,6 @@ struct ring {
     struct io_uring uring;
     bool uring_ready;
     int listen_fd;
-    struct sockaddr_storage accept_addr; /* the peer of the accept in flight */
-    socklen_t accept_addrlen;
     int wake_fd; /* eventfd: worker completions, stop */
     uint64_t wake_value;
     struct io_uring_buf_ring *bufs_ring;
@@ -152,6 +151,8 @@ struct ring {
     struct conn *conns; /* every live connection of this ring */
     unsigned nconns;
     bool accept_armed, accept_wanted;
+    unsigned installing;       /* accepted sockets on their way into the file table */
+    uint64_t accept_logged_ms; /* the last warning about accepting */
     bool draining;
     uint64_t drain_deadline_ms;
     uint64_t limit_logged_ms;
@@ -188,7 +189,8 @@ void ring_close_slot(struct ring *r, unsigned slot);
 
 struct conn;
 
-/* A connection from `peer` was accepted into fixed file `slot`. */
+/* A connection from `peer` (its own address, from getpeername) was accepted
+ * into fixed file `slot`. */
 void conn_accepted(struct ring *r, unsigned slot, const struct sockaddr_storage *peer);
 void conn_on_recv(struct conn *c, int res, unsigned flags);
 void conn_on_send(struct conn *c, int res);
