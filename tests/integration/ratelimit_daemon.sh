@@ -15,6 +15,11 @@
 #     expiry, counted in hudumad_ratelimit_bans_total, and its next
 #     connection, even with a good certificate, gets nowhere; a source in an
 #     agency network failing as often is not banned and is served after;
+#   - failures that arrive together from two sources (queued while the
+#     daemon is stopped, then accepted in a row) are each charged to their
+#     own source: an unknown source's ban_after_failures - 1 failures among
+#     20 from an agency network do not ban it, and one more does, with
+#     exactly ban_after_failures counted;
 #   - SIGTERM: hudumad exits 0, the program is detached and its pins removed;
 #   - started without CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN and CAP_NET_ADMIN
 #     (setpriv drops them from the bounding set), the same configuration: hudumad serves
@@ -142,6 +147,41 @@ if [ "$code" = 200 ] && ! grep -q 'source=198.51.100.10' "$LOG" &&
     ok "a source in an agency network failing $((FAILURES + 2)) handshakes is not banned, and is served after (200)"
 else
     not_ok "agency source after failures: status $code; $(grep 'source=198.51' "$LOG" | tail -n 2)"
+fi
+
+# Failures arriving together: queued while the daemon is stopped, then accepted in
+# a row, each must be charged to its own peer's address, not to another's.
+burst() { # SOURCE COUNT: COUNT handshakes without a certificate from SOURCE, all at once
+    j=0
+    while [ "$j" -lt "$2" ]; do
+        # shellcheck disable=SC2086 # API_PREFIX is words
+        timeout "$T" $API_PREFIX curl -q -sS --noproxy '*' --connect-timeout 3 --max-time 10 \
+            --interface "$1" --cacert "$CA" -o /dev/null \
+            --connect-to "127.0.0.1:$PORT:192.0.2.1:$PORT" "https://127.0.0.1:$PORT/healthz" \
+            2>/dev/null &
+        burst_pids="$burst_pids $!"
+        j=$((j + 1))
+    done
+}
+ip -n "$NS_C" addr add 203.0.113.20/32 dev "$VC"
+ip -n "$NS_C" addr add 198.51.100.20/32 dev "$VC"
+burst_pids=
+kill -STOP "$dpid" # the connections queue in the listeners' backlogs, to be accepted in a row
+burst 203.0.113.20 $((FAILURES - 1))
+burst 198.51.100.20 20
+sleep 1
+kill -CONT "$dpid"
+for p in $burst_pids; do wait "$p" || :; done
+rl status >"$WORK/status.json"
+early=$(jq -r '[.denied[] | select(.prefix == "203.0.113.20/32")] | length' "$WORK/status.json")
+from 203.0.113.20 -
+rl status >"$WORK/status.json"
+if [ "$early" = 0 ] && ! grep -q 'source=198.51.100.20' "$LOG" &&
+    grep -q "msg=\"source banned: repeated failed handshakes\" conn=[0-9]* source=203.0.113.20/32 failures=$FAILURES " "$LOG" &&
+    jq -e '.denied[] | select(.prefix == "203.0.113.20/32" and .origin == "failed handshakes")' "$WORK/status.json" >/dev/null; then
+    ok "failures arriving together from two sources are charged each to its own: $((FAILURES - 1)) from an unknown source among 20 from an agency network do not ban it, one more does (failures=$FAILURES)"
+else
+    not_ok "failures arriving together: banned early '$early'; $(grep -e 'source=203.0.113.20' -e 'source=198.51.100.20' "$LOG" | tail -n 3)"
 fi
 
 # ---- detached at exit ------------------------------------------------------------------------
