@@ -150,6 +150,21 @@ if [ "$rc" -ne 0 ] && [ "$rc" -ne 2 ]; then # 2: some lines refused, the rest co
 fi
 echo "   $(tr '\r' '\n' <"$W/import.log" | grep '^imported' | tail -n 1)"
 timeout 60 "$HUDUMA" --dir "$REG" agency add bench-verifier --role verifier --out "$W" >/dev/null
+# The register's own server key is wrapped by its master key, which nginx cannot
+# read: both servers get one throwaway server key and certificate of the same
+# kind (ECDSA P-256) from a throwaway CA; clients are still checked against the
+# register's agency CA by both.
+(
+    cd "$W"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+        -keyout bench-ca.key -out bench-ca.crt -subj '/CN=benchmark server CA' &&
+        openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout server.key \
+            -out server.csr -subj '/CN=localhost' &&
+        printf 'subjectAltName = IP:127.0.0.1, DNS:localhost\nextendedKeyUsage = serverAuth\n' \
+            >server.ext &&
+        openssl x509 -req -in server.csr -CA bench-ca.crt -CAkey bench-ca.key -CAcreateserial \
+            -days 2 -extfile server.ext -out server.crt
+) >"$W/openssl.log" 2>&1 || { echo "bench_api: openssl: $(tail -n 3 "$W/openssl.log")" >&2; exit 1; }
 
 # ---- 2. a real person, and their true claims ------------------------------------------
 HN=$(awk -F'\t' '$3 == "assigned" { n++; if (n == 777) { print $4; exit } }' "$W/acks")
@@ -176,6 +191,10 @@ port = $HPORT
 threads = 2
 register_dir = $REG
 
+[tls]
+cert = $W/server.crt
+key = $W/server.key
+
 [log]
 level = warn
 EOF
@@ -184,7 +203,7 @@ load() { # PORT ARGS...: one huduma-load run
     port=$1
     shift
     timeout 120 "$LOAD" --port "$port" --cert "$W/bench-verifier.crt" \
-        --key "$W/bench-verifier.key" --cacert "$REG/ca/ca.crt" --path /v1/verify \
+        --key "$W/bench-verifier.key" --cacert "$W/bench-ca.crt" --path /v1/verify \
         --header 'X-Purpose: benchmark of verification' \
         --header 'Content-Type: application/json' --body-file "$W/verify.json" "$@"
 }
@@ -235,8 +254,8 @@ http {
     server {
         listen 127.0.0.1:$NPORT ssl reuseport;
         ssl_protocols TLSv1.3;
-        ssl_certificate $REG/tls/server.crt;
-        ssl_certificate_key $REG/tls/server.key;
+        ssl_certificate $W/server.crt;
+        ssl_certificate_key $W/server.key;
         ssl_client_certificate $REG/ca/ca.crt;
         ssl_verify_client on;
         ssl_verify_depth 2;
