@@ -10,7 +10,10 @@
  * deaths.  With `acks`, each line's outcome is printed on stdout as it
  * commits ("<line>\t<enrolment id>\t<outcome>\t<hn>"); a progress line goes
  * to stderr.  A refused line is reported with its number and field and does
- * not stop the others.
+ * not stop the others.  A line the register calls busy (concurrent lines
+ * kept changing the biometric index or the keys it locks) committed nothing;
+ * it is tried again after a growing pause, up to BUSY_TRIES times.  Only a
+ * line still busy after that stops the import.
  */
 #include "cli.h"
 
@@ -20,6 +23,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#define BUSY_TRIES     12 /* attempts of a line the register calls busy */
+#define BUSY_PAUSE_MS  1  /* before the second; doubled each time, at most BUSY_PAUSE_MAX */
+#define BUSY_PAUSE_MAX 200
 
 enum phase { PHASE_ENROL, PHASE_BIRTH, PHASE_DEATH, PHASE_COUNT };
 
@@ -37,7 +44,7 @@ struct import {
     size_t nlines;
     _Atomic size_t next;
     /* counts */
-    _Atomic long done, assigned, pending, replayed, deaths, refused;
+    _Atomic long done, assigned, pending, replayed, deaths, refused, busy_retries;
     _Atomic int fatal;
     pthread_mutex_t out_lock;
     double started;
@@ -61,8 +68,8 @@ static int line_fail(struct reg_result *res, int code, const char *field, const 
 static void say_refused(struct import *im, long no, const struct reg_result *res)
 {
     pthread_mutex_lock(&im->out_lock);
-    fprintf(stderr, "huduma import: line %ld: %s%s%s\n", no, res->field,
-            res->field[0] ? ": " : "", res->msg);
+    fprintf(stderr, "huduma import: line %ld: %s%s%s\n", no, res->field, res->field[0] ? ": " : "",
+            res->msg);
     pthread_mutex_unlock(&im->out_lock);
 }
 
@@ -87,12 +94,12 @@ static int do_death(struct import *im, const json_t *op, struct reg_result *res,
             return rc;
         if (!a.hn[0] || a.outcome == ENROL_REFUSED_DUP)
             return line_fail(res, REG_ENOTFOUND, "enrolment_ref",
-                                "that enrolment has no Huduma Number");
+                             "that enrolment has no Huduma Number");
         num = a.hn;
     }
     if (!num)
         return line_fail(res, REG_EINVALID, "huduma_number",
-                            "a death needs huduma_number or enrolment_ref");
+                         "a death needs huduma_number or enrolment_ref");
     snprintf(hn, HN_LEN + 1, "%s", num);
     struct change_note note = {.reason = "death registration", .officer = im->officer};
     return reg_death(im->r, hn, json_string_value(json_object_get(op, "date")),
@@ -115,20 +122,20 @@ static const char *outcome_word(const struct enrol_answer *a)
     return words[a->outcome];
 }
 
-static void import_line(struct import *im, const struct line *ln)
+/* One attempt at a line's operation. */
+static int apply_line(struct import *im, const struct line *ln, struct reg_result *res)
 {
-    struct reg_result res = {0};
     json_error_t jerr;
     json_t *op = json_loads(ln->text, JSON_REJECT_DUPLICATES, &jerr);
     int rc;
     if (!op) {
-        rc = line_fail(&res, REG_EINVALID, "", jerr.text);
+        rc = line_fail(res, REG_EINVALID, "", jerr.text);
     } else {
         const char *kind = json_string_value(json_object_get(op, "op"));
         struct enrol_answer a;
         char hn[HN_LEN + 1] = "";
         if (kind && strcmp(kind, "death") == 0) {
-            rc = do_death(im, op, &res, hn);
+            rc = do_death(im, op, res, hn);
             if (rc == REG_OK) {
                 atomic_fetch_add(&im->deaths, 1);
                 ack(im, ln->no, "-", "death", hn);
@@ -136,13 +143,29 @@ static void import_line(struct import *im, const struct line *ln)
         } else {
             json_t *rec = json_object_get(op, "record");
             bool birth = kind && strcmp(kind, "birth") == 0;
-            rc = birth ? reg_birth(im->r, rec, &a, &res) : reg_enrol(im->r, rec, &a, &res);
+            rc = birth ? reg_birth(im->r, rec, &a, res) : reg_enrol(im->r, rec, &a, res);
             if (rc == REG_OK) {
                 count_answer(im, &a);
                 ack(im, ln->no, a.enrolment_id, outcome_word(&a), a.hn);
             }
         }
         json_decref(op);
+    }
+    return rc;
+}
+
+static void import_line(struct import *im, const struct line *ln)
+{
+    struct reg_result res = {0};
+    int rc = apply_line(im, ln, &res);
+    long pause_ms = BUSY_PAUSE_MS;
+    for (int tries = 1; rc == REG_EBUSY && tries < BUSY_TRIES; tries++) {
+        struct timespec pause = {pause_ms / 1000, pause_ms % 1000 * 1000000L};
+        nanosleep(&pause, NULL);
+        pause_ms = pause_ms * 2 > BUSY_PAUSE_MAX ? BUSY_PAUSE_MAX : pause_ms * 2;
+        atomic_fetch_add(&im->busy_retries, 1);
+        res = (struct reg_result){0};
+        rc = apply_line(im, ln, &res);
     }
     if (rc == REG_EINVALID || rc == REG_ECONFLICT || rc == REG_ENOTFOUND) {
         atomic_fetch_add(&im->refused, 1);
@@ -169,11 +192,15 @@ static void progress(struct import *im, bool last)
 {
     long done = atomic_load(&im->done);
     double secs = now_s() - im->started;
-    fprintf(stderr, "\rimported %ld lines: %ld assigned, %ld pending, %ld replayed, %ld deaths, "
-                    "%ld refused (%.0f/s)%s",
-            done, atomic_load(&im->assigned), atomic_load(&im->pending),
-            atomic_load(&im->replayed), atomic_load(&im->deaths), atomic_load(&im->refused), secs > 0 ? done / secs : 0.0,
+    fprintf(stderr,
+            "\rimported %ld lines: %ld assigned, %ld pending, %ld replayed, %ld deaths, "
+            "%ld refused (%.0f/s)%s",
+            done, atomic_load(&im->assigned), atomic_load(&im->pending), atomic_load(&im->replayed),
+            atomic_load(&im->deaths), atomic_load(&im->refused), secs > 0 ? done / secs : 0.0,
             last ? "\n" : "");
+    long busy = atomic_load(&im->busy_retries);
+    if (last && busy > 0)
+        fprintf(stderr, "%ld lines were tried again because the register was busy\n", busy);
 }
 
 static void run_phase(struct import *im, int threads)
