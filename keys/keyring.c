@@ -17,8 +17,9 @@
  * time, add_lock) fills the next slot and then publishes it by raising
  * dek_count with release order; readers load dek_count with acquire order and
  * so only ever see whole keys.  `current` is one atomic index.  The AES-256-GCM
- * cipher and the HMAC algorithm are fetched from OpenSSL once, so that the
- * per-record paths (aead.c, mac.c) do not look them up by name on every call.
+ * cipher is fetched from OpenSSL once, so that the per-record path (aead.c)
+ * does not look it up by name on every call; the index key's HMAC states are
+ * prepared once (mac.c) whenever the index key is set.
  * keys_close() wipes the whole mapping before unmapping it.
  */
 #include <errno.h>
@@ -68,9 +69,6 @@ static int fetch_algorithms(struct keyring *kr, struct keys_err *err)
     kr->gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
     if (kr->gcm == NULL)
         return keys_fail_crypto(err, "fetching AES-256-GCM");
-    kr->hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-    if (kr->hmac == NULL)
-        return keys_fail_crypto(err, "fetching HMAC");
     return KEYS_OK;
 }
 
@@ -102,7 +100,6 @@ void keys_close(struct keyring *kr)
     if (kr == NULL)
         return;
     EVP_CIPHER_free(kr->gcm);
-    EVP_MAC_free(kr->hmac);
     pthread_mutex_destroy(&kr->add_lock);
     secmem_free(kr, kr->map_len, kr->mem_locked);
 }
@@ -134,6 +131,8 @@ int keyring_derive(struct keyring *kr, const uint8_t master[KEYS_MASTER_LEN], st
     int rc = keys_hkdf(master, INFO_INDEX_MAC, kr->index_key, sizeof(kr->index_key), err);
     if (rc == KEYS_OK)
         rc = keys_hkdf(master, INFO_HN_PERMUTATION, kr->hn_key, sizeof(kr->hn_key), err);
+    if (rc == KEYS_OK)
+        keyring_prepare_mac(kr);
     return rc;
 }
 
@@ -165,6 +164,7 @@ int keyring_from_parts(const uint8_t index_key[KEYS_INDEX_KEY_LEN],
         return rc;
     memcpy(kr->index_key, index_key, KEYS_INDEX_KEY_LEN);
     memcpy(kr->hn_key, hn_key, KEYS_HN_KEY_LEN);
+    keyring_prepare_mac(kr);
     *out = kr;
     return KEYS_OK;
 }

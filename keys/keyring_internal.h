@@ -17,6 +17,9 @@
 #include <stdint.h>
 
 #include <openssl/evp.h>
+/* SHA256_CTX: the prepared HMAC states of the index key (mac.c) are kept in
+ * the locked keyring as plain structs, which only the low-level API offers. */
+#include <openssl/sha.h>
 
 #include "keys/keys.h"
 
@@ -51,12 +54,12 @@ struct keyring {
     size_t map_len;  /* size of the mapping that holds this struct */
     bool mem_locked; /* mlock succeeded; false when RLIMIT_MEMLOCK refused it */
     EVP_CIPHER *gcm; /* AES-256-GCM, fetched once */
-    EVP_MAC *hmac;   /* HMAC, fetched once */
     pthread_mutex_t add_lock;
     _Atomic size_t dek_count;
     _Atomic size_t current;
     struct keys_dek deks[KEYS_MAX_DEKS];
     uint8_t index_key[KEYS_INDEX_KEY_LEN];
+    SHA256_CTX mac_inner, mac_outer; /* SHA-256 after (index_key ^ ipad), (^ opad): mac.c */
     uint8_t hn_key[KEYS_HN_KEY_LEN];
     uint8_t scratch[KEYS_FILE_LEN]; /* the key file while it is parsed; wiped after */
 };
@@ -75,6 +78,8 @@ int keyring_derive(struct keyring *kr, const uint8_t master[KEYS_MASTER_LEN], st
 int keyring_from_parts(const uint8_t index_key[KEYS_INDEX_KEY_LEN],
                        const uint8_t hn_key[KEYS_HN_KEY_LEN], struct keyring **out,
                        struct keys_err *err);
+/* mac.c: prepares the HMAC states of kr->index_key; after every change to it. */
+void keyring_prepare_mac(struct keyring *kr);
 const struct keys_dek *keyring_find_dek(const struct keyring *kr, uint32_t id);
 const struct keys_dek *keyring_current_dek(const struct keyring *kr);
 /* HKDF-SHA-256 expansion of the master key with `info` (RFC 5869, empty salt). */

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "keys/keyring_internal.h"
 #include "keys/keys.h"
@@ -503,6 +504,39 @@ static void test_index_mac_deterministic_and_separated(void **state)
     keys_close(kr);
 }
 
+/* The prepared HMAC states give what OpenSSL's own HMAC gives, for messages
+ * of every length from empty to several blocks, under both kinds of keyring
+ * (derived from a master key, and given its index key as it is). */
+static void test_index_mac_is_hmac_sha256(void **state)
+{
+    (void)state;
+    uint8_t index_key[KEYS_INDEX_KEY_LEN], hn_key[KEYS_HN_KEY_LEN] = {0};
+    for (size_t i = 0; i < sizeof index_key; i++)
+        index_key[i] = (uint8_t)(0xa5 ^ (i * 7));
+    struct keyring *derived = test_keyring(), *given = NULL;
+    struct keys_err err;
+    assert_int_equal(keyring_from_parts(index_key, hn_key, &given, &err), KEYS_OK);
+    struct keyring *rings[] = {derived, given};
+    uint8_t msg[300];
+    for (size_t i = 0; i < sizeof msg; i++)
+        msg[i] = (uint8_t)(i * 31 + 1);
+    for (size_t k = 0; k < 2; k++) {
+        const uint8_t *key = rings[k]->index_key;
+        for (size_t len = 0; len + sizeof "subject" <= sizeof msg; len += 1 + len / 8) {
+            uint8_t whole[sizeof msg], want[EVP_MAX_MD_SIZE], got[KEYS_MAC_LEN];
+            memcpy(whole, "subject", sizeof "subject"); /* the domain and its zero byte */
+            memcpy(whole + sizeof "subject", msg, len);
+            unsigned want_len = 0;
+            assert_non_null(HMAC(EVP_sha256(), key, KEYS_INDEX_KEY_LEN, whole,
+                                 sizeof "subject" + len, want, &want_len));
+            keys_index_mac(rings[k], "subject", msg, len, got);
+            assert_memory_equal(got, want, KEYS_MAC_LEN);
+        }
+    }
+    keys_close(given);
+    keys_close(derived);
+}
+
 /* ---- the key file ---------------------------------------------------------------- */
 
 static void test_key_file_created_0600_and_never_overwritten(void **state)
@@ -864,6 +898,7 @@ int main(void)
         cmocka_unit_test(test_null_err_is_allowed),
         cmocka_unit_test(test_pinned_derivation),
         cmocka_unit_test(test_index_mac_deterministic_and_separated),
+        cmocka_unit_test(test_index_mac_is_hmac_sha256),
         cmocka_unit_test_setup_teardown(test_key_file_created_0600_and_never_overwritten, make_tmp,
                                         remove_tmp),
         cmocka_unit_test_setup_teardown(test_key_file_mode_ignores_umask, make_tmp, remove_tmp),
