@@ -10,9 +10,11 @@
 #      and a verifier agency with its client certificate;
 #   2. a verify body with one real person's true claims (surname, first_name,
 #      date_of_birth, sex, as `huduma show` prints them);
-#   3. hudumad (listen 127.0.0.1, a free port, threads 2) and nginx (a config
-#      of our own: 2 workers, TLS 1.3 only, the register's own server
-#      certificate and key, ssl_verify_client on against the same agency CA,
+#   3. hudumad (listen 127.0.0.1, a free port, threads 2, the audit log as
+#      BENCH_API_AUDIT says: on, as the appliance runs, every answer waiting
+#      for its leaf to be durable) and nginx (a config of our own: 2 workers,
+#      TLS 1.3 only, one throwaway server certificate and key for both,
+#      ssl_verify_client on against the register's agency CA,
 #      no session tickets or cache, SO_REUSEPORT as hudumad, access_log off)
 #      whose POST /v1/verify returns, as a static string, hudumad's own answer
 #      to that body: the same bytes, so the same size;
@@ -43,6 +45,7 @@
 #   BENCH_API_CLIENT_THREADS   huduma-load threads             (1)
 #   BENCH_API_RATE_PERCENT     fixed rate, % of nginx's best   (50)
 #   BENCH_API_BUDGET           seconds before no run starts    (330)
+#   BENCH_API_AUDIT            hudumad's [audit] enabled       (true)
 #   BENCH_WORK                 parent of the temporary dir     (build)
 set -eu
 cd "$(dirname "$0")/../.."
@@ -57,6 +60,8 @@ CONNS=${BENCH_API_CONNECTIONS:-32}
 CLIENT_THREADS=${BENCH_API_CLIENT_THREADS:-1}
 RATE_PERCENT=${BENCH_API_RATE_PERCENT:-50}
 BUDGET=${BENCH_API_BUDGET:-330}
+AUDIT=${BENCH_API_AUDIT:-true}
+case $AUDIT in true | false) ;; *) echo "bench_api: BENCH_API_AUDIT is true or false" >&2; exit 2 ;; esac
 WORK_PARENT=${BENCH_WORK:-build}
 
 HUDUMA=$BIN/huduma
@@ -194,6 +199,9 @@ register_dir = $REG
 [tls]
 cert = $W/server.crt
 key = $W/server.key
+
+[audit]
+enabled = $AUDIT
 
 [log]
 level = warn
@@ -388,7 +396,7 @@ total() { # FIELD: its sum over every run
 failures=$(($(total non2xx) + $(total conn_errors) + $(total protocol_errors)))
 unanswered=$(total unanswered)
 echo
-echo "== summary: medians of $ROUNDS rounds, $(nproc) cores shared by client and servers" \
+echo "== summary: medians of $ROUNDS rounds, hudumad with [audit] enabled = $AUDIT, $(nproc) cores shared by client and servers" \
     "(load average now $(cut -d' ' -f1-3 /proc/loadavg))"
 printf '%-34s %12s %12s %9s\n' "measure" "hudumad" "nginx" "h/n"
 for t in pipe1 pipe8; do
