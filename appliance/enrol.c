@@ -28,16 +28,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const output_only[] = {"huduma_number", "version", "status",
-                                          "biometric_status", "death", "updated_at"};
+static const char *const output_only[] = {"huduma_number",    "version", "status",
+                                          "biometric_status", "death",   "updated_at"};
 
 struct enrolment {
     struct person p;
     struct biometrics *bio; /* NULL when none were sent */
     enum rule_mode mode;
     struct enrol_answer *ans;
-    struct bio_person *probe; /* bio prepared, NULL without biometrics */
-    struct bio_result *found; /* the biometric search's candidates */
+    struct bio_person *probe;          /* bio prepared, NULL without biometrics */
+    struct bio_result *found;          /* the biometric search's candidates */
     char subject[BIO_SUBJECT_MAX + 1]; /* what the index entry went in under ("" none) */
 };
 
@@ -260,7 +260,8 @@ static void scores_from_json(const json_t *list, struct enrol_answer *a)
             for (int b = BIO_BAND_NONE; band && b <= BIO_BAND_HIGH; b++)
                 if (strcmp(band, bio_band_name((enum bio_band)b)) == 0)
                     s->band = (enum bio_band)b;
-            s->scores.fingers = (unsigned)json_integer_value(json_object_get(o, "fingers_compared"));
+            s->scores.fingers =
+                (unsigned)json_integer_value(json_object_get(o, "fingers_compared"));
             s->scores.finger = (float)json_number_value(json_object_get(o, "finger_score"));
             s->scores.face_compared = json_object_get(o, "face_score") != NULL;
             s->scores.face = (float)json_number_value(json_object_get(o, "face_score"));
@@ -459,14 +460,12 @@ static int enrol_common(struct reg *r, const json_t *record, enum rule_mode mode
     return rc;
 }
 
-int reg_enrol(struct reg *r, const json_t *record, struct enrol_answer *ans,
-              struct reg_result *res)
+int reg_enrol(struct reg *r, const json_t *record, struct enrol_answer *ans, struct reg_result *res)
 {
     return enrol_common(r, record, RULES_ENROL, ans, res);
 }
 
-int reg_birth(struct reg *r, const json_t *record, struct enrol_answer *ans,
-              struct reg_result *res)
+int reg_birth(struct reg *r, const json_t *record, struct enrol_answer *ans, struct reg_result *res)
 {
     return enrol_common(r, record, RULES_BIRTH, ans, res);
 }
@@ -502,6 +501,38 @@ static int load_pending(struct reg *r, struct store_txn *tx, const char *id, jso
     return *held ? REG_OK : reg_fail(res, REG_ESTORAGE, NULL, "pending record %s is damaged", id);
 }
 
+/* Whether candidate names the person `hn`: that number itself, or a held
+ * enrolment ("pending:<id>") decided since as that person (assigned it, or
+ * refused as a duplicate of it). */
+static bool candidate_is(struct reg *r, const char *candidate, const char *hn)
+{
+    static const char held_prefix[] = "pending:";
+    if (strcmp(candidate, hn) == 0)
+        return true;
+    if (strncmp(candidate, held_prefix, sizeof held_prefix - 1) != 0)
+        return false;
+    struct enrol_answer now;
+    struct reg_result ignored;
+    return reg_enrolment_status(r, candidate + sizeof held_prefix - 1, &now, &ignored) == REG_OK &&
+           now.outcome != ENROL_PENDING && strcmp(now.hn, hn) == 0;
+}
+
+/* A same_person decision may name only a person the enrolment was held for:
+ * anyone else would tie the enrolment to a number no search put forward. */
+static int check_same_as(struct reg *r, const json_t *held, const char *same_as,
+                         struct reg_result *res)
+{
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(held, "candidates"), i, c)
+    {
+        if (json_is_string(c) && candidate_is(r, json_string_value(c), same_as))
+            return REG_OK;
+    }
+    return reg_fail(res, REG_EINVALID, "huduma_number",
+                    "is not among the candidates this enrolment was held for");
+}
+
 static int decide_txn(struct reg *r, struct store_txn *tx, void *ctx, struct reg_result *res)
 {
     struct decision *d = ctx;
@@ -509,6 +540,10 @@ static int decide_txn(struct reg *r, struct store_txn *tx, void *ctx, struct reg
     int rc = load_pending(r, tx, d->id, &held, res);
     if (rc != REG_OK)
         return rc;
+    if (d->same_as && (rc = check_same_as(r, held, d->same_as, res)) != REG_OK) {
+        json_decref(held);
+        return rc;
+    }
     struct enrolment e = {.ans = d->ans};
     struct st_err err;
     memset(d->ans, 0, sizeof *d->ans);
@@ -557,8 +592,7 @@ static int decide_txn(struct reg *r, struct store_txn *tx, void *ctx, struct reg
 }
 
 int reg_adjudicate(struct reg *r, const char *enrolment_id, const char *same_as,
-                   const struct change_note *note, struct enrol_answer *ans,
-                   struct reg_result *res)
+                   const struct change_note *note, struct enrol_answer *ans, struct reg_result *res)
 {
     int rc = check_note(note, false, res);
     if (rc != REG_OK)

@@ -734,6 +734,7 @@ static void test_demographic_dedup(void **state)
     assert_int_equal(ans.outcome, ENROL_PENDING);
     assert_int_equal(ans.ncandidates, 3);
     assert_true(has_candidate(&ans, a));
+    assert_true(has_candidate(&ans, "pending:KIT-B"));
     assert_true(has_candidate(&ans, "pending:KIT-C"));
 
     static struct pending_list pl;
@@ -815,9 +816,28 @@ static void test_demographic_dedup(void **state)
 
     /* A, X, Y, B and E have numbers. */
     int n[CF_COUNT];
-    count_stored(f, n, false);
+    count_stored(f, n, true);
     assert_int_equal(n[CF_PERSONS], 5);
     assert_int_equal(n[CF_PENDING], 2);
+
+    /* same_person may name only a candidate: E is a person, but no search put
+     * E forward for F (A, B, pending D) nor for D (A, pending B, pending C). */
+    expect(reg_adjudicate(f->r, "KIT-F", e, &ADJUDICATION, &ans, &res), &res, REG_EINVALID,
+           "huduma_number", "same_as not a candidate");
+    expect(reg_adjudicate(f->r, "KIT-D", e, &ADJUDICATION, &ans, &res), &res, REG_EINVALID,
+           "huduma_number", "same_as not a candidate");
+    OK(reg_enrolment_status(f->r, "KIT-F", &ans, &res));
+    assert_int_equal(ans.outcome, ENROL_PENDING);
+    /* A held candidate decided since counts as the person it became: D was
+     * held beside pending B, and B is now number b. */
+    OK(reg_adjudicate(f->r, "KIT-D", b, &ADJUDICATION, &ans, &res));
+    assert_int_equal(ans.outcome, ENROL_REFUSED_DUP);
+    assert_string_equal(ans.hn, b);
+    OK(reg_adjudicate(f->r, "KIT-F", b, &ADJUDICATION, &ans, &res));
+    assert_int_equal(ans.outcome, ENROL_REFUSED_DUP);
+    count_stored(f, n, false);
+    assert_int_equal(n[CF_PERSONS], 5);
+    assert_int_equal(n[CF_PENDING], 0);
 }
 
 /* ---- the record rules ------------------------------------------------------------------- */
