@@ -44,8 +44,8 @@ static void enrol_common(struct api_call *c, bool birth)
         return;
     }
     api_audit_subject(c, ans.hn);
-    /* A resubmitted held enrolment has no candidates to hand: the queue has them. */
-    api_reply(c, answer_status(&ans), api_answer_json(&ans, !ans.pending_replayed));
+    /* A resubmitted held enrolment answers as it did the first time, candidates included. */
+    api_reply(c, answer_status(&ans), api_answer_json(&ans, true));
 }
 
 void api_enrol(struct api_call *c)

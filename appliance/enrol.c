@@ -269,6 +269,20 @@ static void scores_from_json(const json_t *list, struct enrol_answer *a)
     }
 }
 
+/* The candidates (and their scores) a held enrolment was stored with. */
+static void candidates_from_held(const json_t *held, struct enrol_answer *a)
+{
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(held, "candidates"), i, c)
+    {
+        if (a->ncandidates < ENROL_MAX_CANDIDATES && json_is_string(c))
+            snprintf(a->candidates[a->ncandidates++], sizeof a->candidates[0], "%s",
+                     json_string_value(c));
+    }
+    scores_from_json(json_object_get(held, "candidate_scores"), a);
+}
+
 json_t *enrol_answer_json(const struct enrol_answer *a, bool with_candidates)
 {
     json_t *o = json_pack("{s:s, s:s}", "outcome", outcome_name(a->outcome), "enrolment_id",
@@ -367,6 +381,23 @@ static int assign(struct reg *r, struct store_txn *tx, struct enrolment *e, cons
     return rc == ST_OK ? REG_OK : reg_from_st(res, rc, &err);
 }
 
+static int load_pending(struct reg *r, struct store_txn *tx, const char *id, json_t **held,
+                        struct reg_result *res);
+
+/* An enrolment sent again while it is held gets the candidates it was held
+ * with, as its first answer had them. */
+static int replay_candidates(struct reg *r, struct store_txn *tx, struct enrol_answer *a,
+                             struct reg_result *res)
+{
+    json_t *held;
+    int rc = load_pending(r, tx, a->enrolment_id, &held, res);
+    if (rc == REG_OK) {
+        candidates_from_held(held, a);
+        json_decref(held);
+    }
+    return rc;
+}
+
 static int enrol_txn(struct reg *r, struct store_txn *tx, void *ctx, struct reg_result *res)
 {
     struct enrolment *e = ctx;
@@ -385,11 +416,11 @@ static int enrol_txn(struct reg *r, struct store_txn *tx, void *ctx, struct reg_
         return rc;
     if (val) {
         answer_from_index(e->ans, m->id, val, vlen);
+        free(val);
         e->ans->pending_replayed = e->ans->outcome == ENROL_PENDING;
         if (e->ans->outcome == ENROL_ASSIGNED)
             e->ans->outcome = ENROL_REPLAYED;
-        free(val);
-        return REG_OK;
+        return e->ans->pending_replayed ? replay_candidates(r, tx, e->ans, res) : REG_OK;
     }
 
     struct idx_key bk;
@@ -637,15 +668,7 @@ static int pending_one(void *ctx, const char *key, size_t klen, const char *val,
     free(text);
     struct enrol_answer a = {.outcome = ENROL_PENDING};
     snprintf(a.enrolment_id, sizeof a.enrolment_id, "%s", id);
-    size_t i;
-    json_t *c;
-    json_array_foreach(json_object_get(held, "candidates"), i, c)
-    {
-        if (a.ncandidates < ENROL_MAX_CANDIDATES && json_is_string(c))
-            snprintf(a.candidates[a.ncandidates++], sizeof a.candidates[0], "%s",
-                     json_string_value(c));
-    }
-    scores_from_json(json_object_get(held, "candidate_scores"), &a);
+    candidates_from_held(held, &a);
     json_decref(held);
     return w->fn(w->ctx, &a);
 }

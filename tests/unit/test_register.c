@@ -711,9 +711,11 @@ static void test_demographic_dedup(void **state)
     assert_string_equal(ans.hn, "");
     assert_int_equal(ans.ncandidates, 1);
     assert_string_equal(ans.candidates[0], a);
-    OK(reg_enrol(f->r, rb, &ans, &res)); /* a resubmission */
+    OK(reg_enrol(f->r, rb, &ans, &res)); /* a resubmission: the same answer, candidates too */
     assert_int_equal(ans.outcome, ENROL_PENDING);
     assert_true(ans.pending_replayed);
+    assert_int_equal(ans.ncandidates, 1);
+    assert_string_equal(ans.candidates[0], a);
     json_decref(rb);
     OK(reg_enrolment_status(f->r, "KIT-B", &ans, &res));
     assert_int_equal(ans.outcome, ENROL_PENDING);
