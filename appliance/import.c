@@ -262,7 +262,7 @@ int cli_import(struct reg *r, const char *path, int threads, const char *officer
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
     if (!f) {
         fprintf(stderr, "huduma import: cannot open %s: %s\n", path, strerror(errno));
-        return EXIT_USAGE;
+        return EXIT_INVALID; /* as enrol and the other commands that read a file */
     }
     struct phases ph = {0};
     int rd = read_lines(f, &ph);

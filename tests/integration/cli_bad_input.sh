@@ -328,6 +328,7 @@ expect 2 'residence\.county' BAD-STDIN "a bad record on stdin (enrol -)" -- enro
 IN=/dev/null
 
 expect 2 'cannot open' "" "a file that does not exist" -- enrol "$WORK/no-such-file.json"
+expect 2 'cannot open' "" "an import file that does not exist" -- import "$WORK/no-such-file.jsonl"
 
 section "malformed JSON"
 
