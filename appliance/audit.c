@@ -36,6 +36,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -72,6 +73,10 @@ struct audit {
     bool stopping;
     uint64_t signed_size;
     bool have_checkpoint;
+    /* the tree the signer last signed in this process, stored or not: the
+     * next signature needs a consistency proof from it (keys.h) */
+    uint64_t key_size;
+    bool key_signed;
     char *checkpoint; /* the latest signed checkpoint served */
     size_t checkpoint_len;
 };
@@ -365,8 +370,21 @@ static int checkpoint_now(struct audit *a, char *err, size_t errlen)
     char *text = malloc(AUDIT_NOTE_MAX);
     if (!text)
         return fail(err, errlen, "out of memory");
-    int len = audit_checkpoint_sign(&cp, &a->signer, text, AUDIT_NOTE_MAX, err, errlen);
+    uint8_t proof[AUDIT_PROOF_MAX][AUDIT_HASH_LEN];
+    size_t nproof = 0;
     struct st_err serr;
+    int len = 0;
+    if (a->key_signed && a->key_size < cp.size &&
+        audit_log_consistency(a->log, a->key_size, cp.size, proof, &nproof, &serr) != ST_OK)
+        len = fail(err, errlen, "cannot prove the log grew from the tree of %" PRIu64 " leaves: %s",
+                   a->key_size, serr.msg);
+    if (len == 0)
+        len = audit_checkpoint_sign(&cp, &a->signer, (const uint8_t(*)[AUDIT_HASH_LEN])proof,
+                                    nproof, text, AUDIT_NOTE_MAX, err, errlen);
+    if (len > 0) {
+        a->key_size = cp.size;
+        a->key_signed = true;
+    }
     if (len > 0 && audit_log_meta_put(a->log, META_CHECKPOINT, text, (size_t)len, &serr) != ST_OK)
         len = fail(err, errlen, "cannot store the checkpoint: %s", serr.msg);
     if (len < 0) {

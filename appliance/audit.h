@@ -99,14 +99,15 @@ struct audit_note {
 
 /* Whoever signs: sign() gets the note text (the checkpoint's three lines)
  * and writes a DER ECDSA signature over its SHA-256 into sig (*len in: room,
- * out: length); 0 or -1 with err.  It is handed the text, not a digest, so
- * that the register's key can see what it signs and refuse a log that does
- * not grow (keys.h, keys_sign_checkpoint).  pem is the public key
+ * out: length); 0 or -1 with err.  It is handed the text, not a digest, and
+ * the consistency proof from the tree it signed last (nproof hashes; none the
+ * first time), so that the register's key can see what it signs and refuse a
+ * log that does not grow from the last one (keys.h, keys_sign_checkpoint).  pem is the public key
  * (SubjectPublicKeyInfo), for the key id and for auditors.
  * audit_keys_signer() makes one of the register's key in the TPM. */
 struct audit_signer {
-    int (*sign)(void *ctx, const char *text, size_t len, uint8_t *sig, size_t *siglen, char *err,
-                size_t errlen);
+    int (*sign)(void *ctx, const char *text, size_t len, const uint8_t (*proof)[AUDIT_HASH_LEN],
+                size_t nproof, uint8_t *sig, size_t *siglen, char *err, size_t errlen);
     void *ctx;
     const char *pem;
 };
@@ -119,7 +120,8 @@ int audit_checkpoint_text(const struct audit_checkpoint *cp, char *out, size_t o
 /* The signed note: text, blank line, "— <origin> <base64(key id || sig)>\n".
  * Returns its length, or -1 with err. */
 int audit_checkpoint_sign(const struct audit_checkpoint *cp, const struct audit_signer *s,
-                          char *out, size_t outlen, char *err, size_t errlen);
+                          const uint8_t (*proof)[AUDIT_HASH_LEN], size_t nproof, char *out,
+                          size_t outlen, char *err, size_t errlen);
 /* Parses a signed checkpoint without checking any signature (c2sp.org/signed-note
  * and c2sp.org/tlog-checkpoint rules).  -1 with err naming what is wrong. */
 int audit_note_parse(const char *text, size_t len, struct audit_note *n, char *err, size_t errlen);

@@ -126,7 +126,8 @@ static int key_id_of(EVP_PKEY *pkey, uint8_t id[4])
 }
 
 int audit_checkpoint_sign(const struct audit_checkpoint *cp, const struct audit_signer *s,
-                          char *out, size_t outlen, char *err, size_t errlen)
+                          const uint8_t (*proof)[AUDIT_HASH_LEN], size_t nproof, char *out,
+                          size_t outlen, char *err, size_t errlen)
 {
     struct audit_key *k = NULL;
     if (audit_key_from_pem(s->pem, strlen(s->pem), &k, err, errlen) != 0)
@@ -138,7 +139,7 @@ int audit_checkpoint_sign(const struct audit_checkpoint *cp, const struct audit_
     if (n < 0)
         return fail(err, errlen, "the checkpoint does not fit in %zu bytes", outlen);
     size_t siglen = AUDIT_SIG_MAX;
-    if (s->sign(s->ctx, out, (size_t)n, blob + 4, &siglen, err, errlen) != 0)
+    if (s->sign(s->ctx, out, (size_t)n, proof, nproof, blob + 4, &siglen, err, errlen) != 0)
         return -1;
     char b64[(4 + AUDIT_SIG_MAX) / 3 * 4 + 8];
     b64_encode(blob, 4 + siglen, b64);

@@ -5,8 +5,9 @@
  * The key is ECDSA P-256, made inside the TPM at `huduma init` and never out
  * of it (docs/keys.md).  keys_sign_checkpoint() signs the SHA-256 of a note's
  * text (in hudumad the key process does, for the network process, which cannot
- * reach the TPM, and only for a log that grows); its r || s becomes the DER ECDSA-Sig-Value a signed note
- * carries (keys_sig_to_der), and keys_public_pem() gives the public key whose
+ * reach the TPM, and only for a log that grows from the last tree it signed,
+ * which the consistency proof handed along shows); its r || s becomes the DER ECDSA-Sig-Value a
+ * signed note carries (keys_sig_to_der), and keys_public_pem() gives the public key whose
  * SHA-256(SubjectPublicKeyInfo)[:4] is the note's key id.  The checkpointer
  * sees only a struct audit_signer, so it does not depend on who holds the key.
  */
@@ -34,13 +35,15 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 
 /* ---- the register's audit signing key (keys.h) --------------------------------------- */
 
-static int keys_sign(void *ctx, const char *text, size_t textlen, uint8_t *sig, size_t *len,
-                     char *err, size_t errlen)
+static int keys_sign(void *ctx, const char *text, size_t textlen,
+                     const uint8_t (*proof)[AUDIT_HASH_LEN], size_t nproof, uint8_t *sig,
+                     size_t *len, char *err, size_t errlen)
 {
     struct audit_keys_signer *ks = ctx;
     uint8_t raw[KEYS_SIG_RAW_LEN], der[KEYS_SIG_DER_MAX];
     struct keys_err kerr;
-    if (keys_sign_checkpoint(ks->holder, text, textlen, raw, &kerr) != KEYS_OK)
+    _Static_assert(AUDIT_HASH_LEN == KEYS_DIGEST_LEN, "one hash size");
+    if (keys_sign_checkpoint(ks->holder, text, textlen, proof, nproof, raw, &kerr) != KEYS_OK)
         return fail(err, errlen, "the audit signing key did not sign: %s", kerr.msg);
     size_t n = keys_sig_to_der(raw, der);
     if (n == 0 || n > *len)

@@ -12,15 +12,15 @@
  *     <origin>\n<tree size, decimal>\n<root hash, base64 of 32 bytes>\n
  *
  * and each holder remembers the last one it signed.  It refuses a body of
- * any other form, another origin, a smaller tree, and another root at the
- * same size (KEYS_EDENIED).  In hudumad the holder that remembers is the key
- * process's, which the network process cannot reach into; the network
- * process's own (remote) holder only forwards the body.  Growth to a larger
- * tree whose root does not extend the last one (a fork) is not caught here,
- * since that takes a consistency proof; auditors check those (huduma-audit).
- * The memory lasts as long as the process: a daemon that restarts starts
- * afresh, and refuses at start a log that no longer matches its last stored
- * checkpoint (appliance/audit.c).
+ * any other form, another origin, a smaller tree, another root at the same
+ * size, and a larger tree unless the request carries an RFC 9162 consistency
+ * proof from the last signed tree to this one (KEYS_EDENIED): a tree that
+ * does not extend the last one, a fork, is never signed.  In hudumad the
+ * holder that remembers is the key process's, which the network process
+ * cannot reach into; the network process's own (remote) holder only forwards
+ * the body and the proof.  The memory lasts as long as the process: a daemon
+ * that restarts starts afresh, and refuses at start a log that no longer
+ * matches its last stored checkpoint (appliance/audit.c).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -87,7 +87,8 @@ int checkpoint_parse(const char *body, size_t len, struct checkpoint *cp, struct
     size_t n[3], at = 0;
     for (int i = 0; i < 3; i++)
         if (!next_line(body, len, &at, &line[i], &n[i]))
-            return keys_fail(err, KEYS_EFORMAT, "a checkpoint is three lines, each ending in a newline");
+            return keys_fail(err, KEYS_EFORMAT,
+                             "a checkpoint is three lines, each ending in a newline");
     if (at != len)
         return keys_fail(err, KEYS_EFORMAT, "a checkpoint is three lines and nothing after them");
     if (!origin_ok(line[0], n[0]))
@@ -106,7 +107,8 @@ int checkpoint_parse(const char *body, size_t len, struct checkpoint *cp, struct
 }
 
 /* Against the last checkpoint this holder signed; under h->lock. */
-static int may_sign(const struct keyholder *h, const struct checkpoint *cp, struct keys_err *err)
+static int may_sign(const struct keyholder *h, const struct checkpoint *cp,
+                    const uint8_t (*proof)[KEYS_DIGEST_LEN], size_t nproof, struct keys_err *err)
 {
     if (!h->signed_any)
         return KEYS_OK;
@@ -122,17 +124,27 @@ static int may_sign(const struct keyholder *h, const struct checkpoint *cp, stru
         return keys_fail(err, KEYS_EDENIED,
                          "refused: another root for the tree of %" PRIu64 " leaves already signed",
                          cp->size);
+    if (cp->size > h->signed_size &&
+        !keys_merkle_consistency(h->signed_size, cp->size, h->signed_root, cp->root, proof, nproof))
+        return keys_fail(err, KEYS_EDENIED,
+                         "refused: no proof that the tree of %" PRIu64
+                         " leaves extends the %" PRIu64 " already signed",
+                         cp->size, h->signed_size);
     return KEYS_OK;
 }
 
 int keys_sign_checkpoint(struct keyholder *h, const char *body, size_t len,
+                         const uint8_t (*proof)[KEYS_DIGEST_LEN], size_t nproof,
                          uint8_t sig[KEYS_SIG_RAW_LEN], struct keys_err *err)
 {
     if (len > KEYS_CHECKPOINT_MAX)
         return keys_fail(err, KEYS_EFORMAT, "a checkpoint is at most %d bytes",
                          KEYS_CHECKPOINT_MAX);
+    if (nproof > KEYS_PROOF_MAX || (nproof && !proof))
+        return keys_fail(err, KEYS_EFORMAT, "a consistency proof is at most %d hashes",
+                         KEYS_PROOF_MAX);
     if (h->kind == HOLDER_REMOTE)
-        return remote_sign_checkpoint(h, body, len, sig, err);
+        return remote_sign_checkpoint(h, body, len, proof, nproof, sig, err);
     struct checkpoint cp;
     int rc = checkpoint_parse(body, len, &cp, err);
     if (rc != KEYS_OK)
@@ -140,7 +152,7 @@ int keys_sign_checkpoint(struct keyholder *h, const char *body, size_t len,
     uint8_t digest[KEYS_DIGEST_LEN];
     SHA256((const unsigned char *)body, len, digest);
     pthread_mutex_lock(&h->lock);
-    rc = may_sign(h, &cp, err);
+    rc = may_sign(h, &cp, proof, nproof, err);
     if (rc == KEYS_OK)
         rc = holder_sign_locked(h, digest, sig, err);
     if (rc == KEYS_OK) {

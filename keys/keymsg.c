@@ -91,9 +91,11 @@ static const char *request_fault(const struct kp_msg *m)
         return !id && m->len > KEYS_WRAP_OVERHEAD && m->len <= KEYS_WRAPPED_MAX
                    ? NULL
                    : "takes one wrapped key";
-    case KP_OP_SIGN_CHECKPOINT:
-        return !id && m->len > 0 && m->len <= KEYS_CHECKPOINT_MAX ? NULL
-                                                                   : "takes one checkpoint body";
+    case KP_OP_SIGN_CHECKPOINT: /* arg: the proof's hashes, ahead of the body */
+        return m->arg <= KEYS_PROOF_MAX && m->len > m->arg * KEYS_DIGEST_LEN &&
+                       m->len - m->arg * KEYS_DIGEST_LEN <= KEYS_CHECKPOINT_MAX
+                   ? NULL
+                   : "takes a consistency proof of at most 64 hashes and one checkpoint body";
     case KP_OP_READY:
     case KP_OP_END:
         break;

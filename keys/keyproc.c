@@ -145,7 +145,11 @@ static void reply_tls(struct keyholder *h, const struct kp_msg *in, struct kp_ms
 static void reply_sign(struct keyproc *kp, struct keyholder *h, const struct kp_msg *in,
                        struct kp_msg *out, struct keys_err *err)
 {
-    int rc = keys_sign_checkpoint(h, (const char *)in->data, in->len, out->data, err);
+    /* checked by kp_check_request: arg hashes of proof, then a body */
+    size_t at = (size_t)in->arg * KEYS_DIGEST_LEN;
+    int rc =
+        keys_sign_checkpoint(h, (const char *)in->data + at, in->len - at,
+                             (const uint8_t(*)[KEYS_DIGEST_LEN])in->data, in->arg, out->data, err);
     if (rc != KEYS_OK) {
         kp_put_error(out, rc, err->msg);
         say(kp, 2, "cannot sign", err->msg);

@@ -129,11 +129,18 @@ int remote_secret_unwrap(struct keyholder *h, enum keys_secret what, const uint8
     return rc;
 }
 
+/* The request's data: the proof's hashes, then the body (keyproc_internal.h). */
 int remote_sign_checkpoint(struct keyholder *h, const char *body, size_t len,
+                           const uint8_t (*proof)[KEYS_DIGEST_LEN], size_t nproof,
                            uint8_t sig[KEYS_SIG_RAW_LEN], struct keys_err *err)
 {
+    uint8_t data[KEYS_PROOF_MAX * KEYS_DIGEST_LEN + KEYS_CHECKPOINT_MAX];
+    size_t at = nproof * KEYS_DIGEST_LEN;
+    if (nproof)
+        memcpy(data, proof, at);
+    memcpy(data + at, body, len);
     struct keys_buf *r;
-    int rc = ask(h, KP_OP_SIGN_CHECKPOINT, 0, body, len, &r, err);
+    int rc = ask(h, KP_OP_SIGN_CHECKPOINT, (uint32_t)nproof, data, at + len, &r, err);
     if (rc != KEYS_OK)
         return rc;
     memcpy(sig, answer_of(r)->data, KEYS_SIG_RAW_LEN);

@@ -16,8 +16,9 @@
  *   DEK_CREATE  id, -                          DEK (32) | wrapped DEK (68)
  *   DEK_UNWRAP  id, wrapped DEK (68)           DEK (32)
  *   TLS_UNWRAP  0, wrapped TLS key (37-4000)   DER private key
- *   SIGN_CHKPT  0, checkpoint body (1-512)     r || s (64), or refused
- *               (keys/checkpoint.c: only a log that grows)
+ *   SIGN_CHKPT  n (0-64), n consistency-proof  r || s (64), or refused
+ *               hashes (32 each), then the     (keys/checkpoint.c: only a
+ *               checkpoint body (1-512)        log that grows from the last)
  *   PUBKEY      0, -                           PEM public key (text)
  *
  * A reply with a negative status carries a message (text, at most 511
@@ -36,6 +37,8 @@
 #define KP_KEYRING_LEN (32 + KEYS_HN_KEY_LEN)
 
 _Static_assert(KEYS_WRAPPED_MAX <= KP_DATA_MAX, "a wrapped secret fits a message");
+_Static_assert(KEYS_PROOF_MAX *KEYS_DIGEST_LEN + KEYS_CHECKPOINT_MAX <= KP_DATA_MAX,
+               "a proof and a checkpoint fit a message");
 
 enum kp_op {
     KP_OP_READY = 1,
@@ -53,7 +56,7 @@ struct kp_msg {
     uint16_t op;
     int16_t status; /* 0 in requests; KEYS_OK or a KEYS_E* code in replies */
     uint32_t seq;
-    uint32_t arg; /* a DEK id */
+    uint32_t arg; /* a DEK id; the hashes of a consistency proof (SIGN_CHECKPOINT) */
     uint32_t len; /* bytes of data used; the rest are zero */
     uint8_t data[KP_DATA_MAX];
 };
@@ -97,6 +100,7 @@ struct checkpoint {
 int checkpoint_parse(const char *body, size_t len, struct checkpoint *cp, struct keys_err *err);
 
 int remote_sign_checkpoint(struct keyholder *h, const char *body, size_t len,
+                           const uint8_t (*proof)[KEYS_DIGEST_LEN], size_t nproof,
                            uint8_t sig[KEYS_SIG_RAW_LEN], struct keys_err *err);
 int remote_public_pem(struct keyholder *h, char pem[KEYS_PUBKEY_PEM_MAX], struct keys_err *err);
 

@@ -66,6 +66,7 @@
 #define KEYS_SIG_RAW_LEN    64  /* ECDSA P-256 r || s, each 32 bytes big-endian */
 #define KEYS_ORIGIN_MAX     255 /* a checkpoint's origin line */
 #define KEYS_CHECKPOINT_MAX 512 /* a checkpoint body: origin, size and root lines */
+#define KEYS_PROOF_MAX      64  /* hashes in a consistency proof */
 #define KEYS_SIG_DER_MAX    72  /* the same as a DER ECDSA-Sig-Value */
 #define KEYS_PUBKEY_PEM_MAX 256 /* "-----BEGIN PUBLIC KEY-----" ... of a P-256 key */
 
@@ -277,9 +278,12 @@ int keys_secret_unwrap(struct keyholder *h, enum keys_secret what, const uint8_t
  * three lines of c2sp.org/tlog-checkpoint ("<origin>\n<size>\n<base64
  * root>\n", at most KEYS_CHECKPOINT_MAX bytes) and the signature is over its
  * SHA-256.  The holder that talks to the TPM remembers the last checkpoint it
- * signed and refuses (KEYS_EDENIED) another origin, a smaller tree, or another
- * root at the same size: a network process that was taken over cannot have
- * the log's history rewritten under the key (keys/checkpoint.c).  A body of
+ * signed and refuses (KEYS_EDENIED) another origin, a smaller tree, another
+ * root at the same size, and a larger tree without a consistency proof
+ * (RFC 9162 2.1.4) from the last one: `proof` (nproof hashes, at most
+ * KEYS_PROOF_MAX; NULL and 0 when the tree did not grow or nothing was signed
+ * yet).  So a network process that was taken over cannot have the log's
+ * history rewritten or forked under the key (keys/checkpoint.c).  A body of
  * another form is KEYS_EFORMAT.  `sig` receives the ECDSA P-256 signature as
  * r || s (32 bytes each, big-endian); keys_sig_to_der() turns it into the DER
  * form OpenSSL and `openssl dgst -sha256 -verify signing.pem -signature SIG
@@ -287,7 +291,18 @@ int keys_secret_unwrap(struct keyholder *h, enum keys_secret what, const uint8_t
  * (milliseconds on swtpm, more on a hardware TPM).  Thread-safe.
  */
 int keys_sign_checkpoint(struct keyholder *h, const char *body, size_t len,
+                         const uint8_t (*proof)[KEYS_DIGEST_LEN], size_t nproof,
                          uint8_t sig[KEYS_SIG_RAW_LEN], struct keys_err *err);
+
+/* RFC 9162 2.1.3.2 and 2.1.4.2 (keys/merkle.c): true when the proof holds.
+ * An index outside the tree fails; m == n holds with an empty proof and equal
+ * roots; m == 0 holds with an empty proof. */
+bool keys_merkle_inclusion(uint64_t index, uint64_t size, const uint8_t leaf_hash[KEYS_DIGEST_LEN],
+                           const uint8_t path[][KEYS_DIGEST_LEN], size_t npath,
+                           const uint8_t root[KEYS_DIGEST_LEN]);
+bool keys_merkle_consistency(uint64_t m, uint64_t n, const uint8_t old_root[KEYS_DIGEST_LEN],
+                             const uint8_t new_root[KEYS_DIGEST_LEN],
+                             const uint8_t path[][KEYS_DIGEST_LEN], size_t npath);
 
 /* Signs any SHA-256 digest with the audit signing key: local holders only
  * (`huduma`, run by the operator, and tests); the key process refuses it, so

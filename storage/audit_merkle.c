@@ -13,11 +13,13 @@
  * while the carry runs.  The root folds the peaks from the smallest up, each
  * larger one on the left, which is MTH's split at the largest power of two.
  *
- * The verifiers follow RFC 9162 sections 2.1.3.2 and 2.1.4.2 step by step;
- * the only additions are the trivial cases the RFC leaves to the caller (an
- * index outside the tree, m == n, m == 0), answered as stated in storage.h.
+ * The verifiers of RFC 9162 sections 2.1.3.2 and 2.1.4.2 are keys/merkle.c's,
+ * which the audit signing key's holder uses too (a larger tree is signed
+ * only with a consistency proof from the last one).
  */
 #include "storage/audit_internal.h"
+
+#include "keys/keys.h"
 
 #include <openssl/evp.h>
 #include <pthread.h>
@@ -135,81 +137,20 @@ void audit_range_root(const struct audit_range *r, uint8_t root[AUDIT_HASH_LEN])
     }
 }
 
-/* ---- RFC 9162 2.1.3.2: inclusion ---------------------------------------------------- */
+/* ---- RFC 9162 2.1.3.2 and 2.1.4.2: proofs (keys/merkle.c) ---------------------------- */
 
-static void shift_until_lsb_or_zero(uint64_t *fn, uint64_t *sn)
-{
-    while (!(*fn & 1) && *fn != 0) {
-        *fn >>= 1;
-        *sn >>= 1;
-    }
-}
+_Static_assert(AUDIT_HASH_LEN == KEYS_DIGEST_LEN, "one hash size");
 
 bool audit_verify_inclusion(uint64_t index, uint64_t size, const uint8_t leaf_hash[AUDIT_HASH_LEN],
                             const uint8_t path[][AUDIT_HASH_LEN], size_t npath,
                             const uint8_t root[AUDIT_HASH_LEN])
 {
-    if (index >= size)
-        return false;
-    uint64_t fn = index, sn = size - 1;
-    uint8_t r[AUDIT_HASH_LEN];
-    memcpy(r, leaf_hash, AUDIT_HASH_LEN);
-    for (size_t i = 0; i < npath; i++) {
-        if (sn == 0)
-            return false;
-        if ((fn & 1) || fn == sn) {
-            audit_node_hash(path[i], r, r);
-            if (!(fn & 1))
-                shift_until_lsb_or_zero(&fn, &sn);
-        } else {
-            audit_node_hash(r, path[i], r);
-        }
-        fn >>= 1;
-        sn >>= 1;
-    }
-    return sn == 0 && memcmp(r, root, AUDIT_HASH_LEN) == 0;
+    return keys_merkle_inclusion(index, size, leaf_hash, path, npath, root);
 }
-
-/* ---- RFC 9162 2.1.4.2: consistency -------------------------------------------------- */
 
 bool audit_verify_consistency(uint64_t m, uint64_t n, const uint8_t old_root[AUDIT_HASH_LEN],
                               const uint8_t new_root[AUDIT_HASH_LEN],
                               const uint8_t path[][AUDIT_HASH_LEN], size_t npath)
 {
-    if (m > n)
-        return false;
-    if (m == n)
-        return npath == 0 && memcmp(old_root, new_root, AUDIT_HASH_LEN) == 0;
-    if (m == 0) /* the empty tree is a prefix of every tree */
-        return npath == 0;
-    if (npath == 0)
-        return false;
-    /* Step 1: when m is a power of two, the old root is the first hash. */
-    bool pow2 = (m & (m - 1)) == 0;
-    const uint8_t *first = pow2 ? old_root : path[0];
-    size_t next = pow2 ? 0 : 1;
-    uint64_t fn = m - 1, sn = n - 1;
-    while (fn & 1) { /* step 3 */
-        fn >>= 1;
-        sn >>= 1;
-    }
-    uint8_t fr[AUDIT_HASH_LEN], sr[AUDIT_HASH_LEN];
-    memcpy(fr, first, AUDIT_HASH_LEN);
-    memcpy(sr, first, AUDIT_HASH_LEN);
-    for (size_t i = next; i < npath; i++) {
-        if (sn == 0)
-            return false;
-        if ((fn & 1) || fn == sn) {
-            audit_node_hash(path[i], fr, fr);
-            audit_node_hash(path[i], sr, sr);
-            if (!(fn & 1))
-                shift_until_lsb_or_zero(&fn, &sn);
-        } else {
-            audit_node_hash(sr, path[i], sr);
-        }
-        fn >>= 1;
-        sn >>= 1;
-    }
-    return sn == 0 && memcmp(fr, old_root, AUDIT_HASH_LEN) == 0 &&
-           memcmp(sr, new_root, AUDIT_HASH_LEN) == 0;
+    return keys_merkle_consistency(m, n, old_root, new_root, path, npath);
 }

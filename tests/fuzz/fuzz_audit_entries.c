@@ -30,10 +30,10 @@ static void check(int ok)
         abort();
 }
 
-static int sign(void *ctx, const char *text, size_t textlen, uint8_t *sig, size_t *len,
-                char *err, size_t errlen)
+static int sign(void *ctx, const char *text, size_t textlen, const uint8_t (*proof)[AUDIT_HASH_LEN],
+                size_t nproof, uint8_t *sig, size_t *len, char *err, size_t errlen)
 {
-    (void)ctx, (void)err, (void)errlen;
+    (void)ctx, (void)proof, (void)nproof, (void)err, (void)errlen;
     uint8_t digest[32];
     SHA256((const unsigned char *)text, textlen, digest);
     EVP_PKEY_CTX *p = EVP_PKEY_CTX_new(pkey, NULL);
@@ -92,7 +92,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     audit_range_root(&r, cp.root);
     struct audit_signer s = {sign, NULL, pem};
     char note[AUDIT_NOTE_MAX];
-    int len = audit_checkpoint_sign(&cp, &s, note, sizeof note, NULL, 0);
+    int len = audit_checkpoint_sign(&cp, &s, NULL, 0, note, sizeof note, NULL, 0);
     check(len > 0);
     struct audit_check c = {.key = key,
                             .checkpoint = note,

@@ -5,9 +5,9 @@
  *
  * The input is one datagram as it would arrive on the socketpair.  Checked as
  * a request, it must be accepted only when it has the fixed size, the magic,
- * status 0, the exact data length of its operation (a checkpoint body of
- * 1-512 bytes for SIGN_CHECKPOINT, a
- * wrapped DEK and a key id for DEK_UNWRAP, ...) and zero padding; checked as
+ * status 0, the exact data length of its operation (for SIGN_CHECKPOINT, arg
+ * hashes of a consistency proof, at most 64, and a body of 1-512 bytes after
+ * them; a wrapped DEK and a key id for DEK_UNWRAP, ...) and zero padding; checked as
  * a reply to every possible request, only when it answers that request with a
  * length that operation answers with.  Every refusal carries a message.  Any
  * broken promise aborts.
@@ -42,7 +42,8 @@ static void as_request(const struct kp_msg *m, size_t size)
     check(size == KP_MSG_SIZE && m->magic == KP_MAGIC && m->status == 0 && padding_zero(m));
     switch (m->op) {
     case KP_OP_SIGN_CHECKPOINT:
-        check(m->len > 0 && m->len <= KEYS_CHECKPOINT_MAX && m->arg == 0);
+        check(m->arg <= KEYS_PROOF_MAX && m->len > m->arg * KEYS_DIGEST_LEN &&
+              m->len - m->arg * KEYS_DIGEST_LEN <= KEYS_CHECKPOINT_MAX);
         break;
     case KP_OP_DEK_UNWRAP:
         check(m->len == KEYS_WRAPPED_DEK_LEN && m->arg != 0);

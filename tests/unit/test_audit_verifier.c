@@ -48,10 +48,11 @@ static void make_key(struct test_key *k)
     BIO_free(b);
 }
 
-static int sign_with(void *ctx, const char *text, size_t textlen, uint8_t *sig, size_t *len,
-                     char *err, size_t errlen)
+static int sign_with(void *ctx, const char *text, size_t textlen,
+                     const uint8_t (*proof)[AUDIT_HASH_LEN], size_t nproof, uint8_t *sig,
+                     size_t *len, char *err, size_t errlen)
 {
-    (void)err, (void)errlen;
+    (void)proof, (void)nproof, (void)err, (void)errlen;
     struct test_key *k = ctx;
     uint8_t digest[32];
     SHA256((const unsigned char *)text, textlen, digest);
@@ -94,7 +95,7 @@ static size_t checkpoint_of(const uint8_t (*h)[32], uint64_t n, struct test_key 
     audit_range_root(&r, cp.root);
     struct audit_signer s = {sign_with, k, k->pem};
     char err[256];
-    int len = audit_checkpoint_sign(&cp, &s, out, AUDIT_NOTE_MAX, err, sizeof err);
+    int len = audit_checkpoint_sign(&cp, &s, NULL, 0, out, AUDIT_NOTE_MAX, err, sizeof err);
     if (len < 0)
         fail_msg("sign: %s", err);
     return (size_t)len;

@@ -500,14 +500,67 @@ static int raw_request(struct keyholder *remote, const void *bytes, size_t len)
 
 #define ORIGIN "huduma.appliance/audit/test\n"
 #define ROOT_A "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n" /* 32 zero bytes */
-#define ROOT_B "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=\n" /* 32 bytes of 1 */
+
+/* Trees of 1, 2 and 4 leaves (RFC 9162 hashes of "leaf 0".."leaf 3") and
+ * the consistency proofs worked out by hand: PROOF(1, D[2]) = [h1],
+ * PROOF(2, D[4]) = [MTH(D[2:4])] ("right").  fork4 has the same four leaves
+ * with its first two swapped: it does not extend the tree of 2.  other4 has
+ * its last two swapped: it extends the tree of 2, but is another tree of 4. */
+struct trees {
+    uint8_t h[4][32], r1[32], r2[32], r4[32], right[32], right_swapped[32], fork4[32], other4[32];
+};
+
+static void leaf_hash(const char *text, uint8_t out[32])
+{
+    uint8_t buf[16];
+    size_t n = strlen(text);
+    buf[0] = 0x00;
+    memcpy(buf + 1, text, n);
+    SHA256(buf, n + 1, out);
+}
+
+static void node(const uint8_t l[32], const uint8_t r[32], uint8_t out[32])
+{
+    uint8_t buf[65];
+    buf[0] = 0x01;
+    memcpy(buf + 1, l, 32);
+    memcpy(buf + 33, r, 32);
+    SHA256(buf, sizeof(buf), out);
+}
+
+static void make_trees(struct trees *t)
+{
+    static const char *const leaves[] = {"leaf 0", "leaf 1", "leaf 2", "leaf 3"};
+    for (int i = 0; i < 4; i++)
+        leaf_hash(leaves[i], t->h[i]);
+    memcpy(t->r1, t->h[0], 32);
+    node(t->h[0], t->h[1], t->r2);
+    node(t->h[2], t->h[3], t->right);
+    node(t->r2, t->right, t->r4);
+    node(t->h[3], t->h[2], t->right_swapped);
+    node(t->r2, t->right_swapped, t->other4);
+    uint8_t left_swapped[32];
+    node(t->h[1], t->h[0], left_swapped);
+    node(left_swapped, t->right, t->fork4);
+}
+
+/* "<ORIGIN><size>\n<base64 root>\n" into out. */
+static const char *checkpoint_text(char *out, size_t outlen, const char *origin, unsigned size,
+                                   const uint8_t root[32])
+{
+    unsigned char b64[64];
+    EVP_EncodeBlock(b64, root, 32);
+    snprintf(out, outlen, "%s%u\n%s\n", origin, size, (const char *)b64);
+    return out;
+}
 
 /* A checkpoint signed through the key process verifies with the openssl tool
  * and the PEM of keys/signing.pem alone; the file changed by one byte does
  * not. */
-static void openssl_verifies_a_file(struct fx *f, struct keyholder *remote)
+static void openssl_verifies_a_file(struct fx *f, struct keyholder *remote, const struct trees *t)
 {
-    static const char text[] = ORIGIN "42\n" ROOT_A;
+    char text[160];
+    checkpoint_text(text, sizeof(text), ORIGIN, 2, t->r2);
     char data[128], sig_path[128], pem_path[128];
     uint8_t sig[64], der[KEYS_SIG_DER_MAX];
     struct keys_err err;
@@ -515,7 +568,9 @@ static void openssl_verifies_a_file(struct fx *f, struct keyholder *remote)
     snprintf(sig_path, sizeof(sig_path), "%s/checkpoint.sig", f->dir);
     snprintf(pem_path, sizeof(pem_path), "%s/keys/signing.pem", f->dir);
     write_text(data, text);
-    assert_int_equal(keys_sign_checkpoint(remote, text, strlen(text), sig, &err), KEYS_OK);
+    assert_int_equal(keys_sign_checkpoint(remote, text, strlen(text), (const uint8_t(*)[32])t->h[1],
+                                          1, sig, &err),
+                     KEYS_OK);
     size_t n = keys_sig_to_der(sig, der);
     assert_true(n > 0);
     write_bytes(sig_path, der, n);
@@ -604,41 +659,77 @@ static void test_key_process_answers_and_refuses(void **state)
     memset(m.data, 0, 32);
     assert_int_equal(raw_request(remote, &m, sizeof(m)), KEYS_EPEER);
 
-    /* Signing: checkpoints of a log that grows, and nothing else. */
+    /* Signing: checkpoints of a log that grows from the last one, and nothing else. */
+    struct trees t;
+    make_trees(&t);
+    char text[160];
     uint8_t digest[32], sig[64];
     char pem[KEYS_PUBKEY_PEM_MAX];
     SHA256((const uint8_t *)"any digest", 10, digest);
     assert_int_equal(keys_sign_digest(remote, digest, sig, &err), KEYS_EDENIED);
-    static const char first[] = ORIGIN "41\n" ROOT_A;
-    assert_int_equal(keys_sign_checkpoint(remote, first, strlen(first), sig, &err), KEYS_OK);
+    checkpoint_text(text, sizeof(text), ORIGIN, 1, t.r1); /* the first: nothing to extend */
+    assert_int_equal(keys_sign_checkpoint(remote, text, strlen(text), NULL, 0, sig, &err), KEYS_OK);
     assert_int_equal(keys_public_pem(remote, pem, &err), KEYS_OK);
-    SHA256((const uint8_t *)first, strlen(first), digest);
+    SHA256((const uint8_t *)text, strlen(text), digest);
     assert_true(verifies(pem, digest, sig));
-    openssl_verifies_a_file(f, remote); /* 42 leaves, root A */
-    static const char *const refused[] = {
-        ORIGIN "41\n" ROOT_A,                   /* a smaller tree */
-        ORIGIN "42\n" ROOT_B,                   /* another root for 42 */
-        "huduma.appliance/audit/other\n50\n" ROOT_A, /* another log */
+    openssl_verifies_a_file(f, remote, &t); /* 2 leaves, with the proof from 1 */
+    const uint8_t(*right)[32] = (const uint8_t(*)[32])t.right;
+    struct {
+        const char *origin;
+        unsigned size;
+        const uint8_t *root;
+        const uint8_t (*proof)[32];
+        size_t nproof;
+    } refused[] = {
+        {ORIGIN, 1, t.r1, NULL, 0},                                     /* a smaller tree */
+        {ORIGIN, 2, t.r4, NULL, 0},                                     /* another root for 2 */
+        {"huduma.appliance/audit/other\n", 4, t.r4, right, 1},          /* another log */
+        {ORIGIN, 4, t.r4, NULL, 0},                                     /* grown, without a proof */
+        {ORIGIN, 4, t.fork4, right, 1},                                 /* a fork */
+        {ORIGIN, 4, t.fork4, (const uint8_t(*)[32])t.right_swapped, 1}, /* a fork */
+        {ORIGIN, 4, t.fork4, (const uint8_t(*)[32])t.fork4, 1},         /* a fork */
+        {ORIGIN, 4, t.r4, (const uint8_t(*)[32])t.h[2], 1},             /* a wrong proof */
     };
     for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
-        assert_int_equal(keys_sign_checkpoint(remote, refused[i], strlen(refused[i]), sig, &err),
+        checkpoint_text(text, sizeof(text), refused[i].origin, refused[i].size, refused[i].root);
+        assert_int_equal(keys_sign_checkpoint(remote, text, strlen(text), refused[i].proof,
+                                              refused[i].nproof, sig, &err),
                          KEYS_EDENIED);
         assert_non_null(strstr(err.msg, "refused"));
     }
     static const char *const malformed[] = {
-        ORIGIN "042\n" ROOT_A,                   /* a leading zero */
-        ORIGIN "43\n" ROOT_A "extra\n",         /* a fourth line */
-        ORIGIN "43\n" "AAAA\n",                 /* a short root */
-        "huduma appliance\n43\n" ROOT_A,        /* a space in the origin */
-        ORIGIN "43\n" "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB=", /* no final newline */
+        ORIGIN "042\n" ROOT_A,          /* a leading zero */
+        ORIGIN "43\n" ROOT_A "extra\n", /* a fourth line */
+        ORIGIN "43\n"
+               "AAAA\n",                 /* a short root */
+        "huduma appliance\n43\n" ROOT_A, /* a space in the origin */
+        ORIGIN "43\n"
+               "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB=", /* no final newline */
     };
     for (size_t i = 0; i < sizeof(malformed) / sizeof(malformed[0]); i++)
         assert_int_equal(
-            keys_sign_checkpoint(remote, malformed[i], strlen(malformed[i]), sig, &err),
+            keys_sign_checkpoint(remote, malformed[i], strlen(malformed[i]), NULL, 0, sig, &err),
             KEYS_EFORMAT);
-    static const char again[] = ORIGIN "42\n" ROOT_A, grown[] = ORIGIN "43\n" ROOT_B;
-    assert_int_equal(keys_sign_checkpoint(remote, again, strlen(again), sig, &err), KEYS_OK);
-    assert_int_equal(keys_sign_checkpoint(remote, grown, strlen(grown), sig, &err), KEYS_OK);
+    /* A proof of more hashes than any tree needs is malformed, not sent. */
+    assert_int_equal(
+        keys_sign_checkpoint(remote, text, strlen(text), right, KEYS_PROOF_MAX + 1, sig, &err),
+        KEYS_EFORMAT);
+    /* ... and refused by the key process if it comes anyway (arg 65), as is a
+     * request whose data is all proof and no body. */
+    kp_init(&m, KP_OP_SIGN_CHECKPOINT, 98, KEYS_PROOF_MAX + 1);
+    kp_put(&m, text, strlen(text));
+    assert_int_equal(raw_request(remote, &m, sizeof(m)), KEYS_EPEER);
+    kp_init(&m, KP_OP_SIGN_CHECKPOINT, 98, 1);
+    kp_put(&m, t.right, 32);
+    assert_int_equal(raw_request(remote, &m, sizeof(m)), KEYS_EPEER);
+    checkpoint_text(text, sizeof(text), ORIGIN, 2, t.r2); /* the same again */
+    assert_int_equal(keys_sign_checkpoint(remote, text, strlen(text), NULL, 0, sig, &err), KEYS_OK);
+    checkpoint_text(text, sizeof(text), ORIGIN, 4, t.r4); /* grown, with PROOF(2, D[4]) */
+    assert_int_equal(keys_sign_checkpoint(remote, text, strlen(text), right, 1, sig, &err),
+                     KEYS_OK);
+    checkpoint_text(text, sizeof(text), ORIGIN, 4, t.other4); /* another tree of 4 now */
+    assert_int_equal(keys_sign_checkpoint(remote, text, strlen(text), NULL, 0, sig, &err),
+                     KEYS_EDENIED);
 
     keys_holder_close(remote);
     keyproc_stop(kp);
