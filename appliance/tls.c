@@ -171,7 +171,11 @@ static int configure(SSL_CTX *ctx, const struct config *cfg, char *err, size_t e
     SSL_CTX_set_purpose(ctx, X509_PURPOSE_SSL_CLIENT);
     SSL_CTX_set_num_tickets(ctx, 0);
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-    SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION);
+    /* CLEANSE_PLAINTEXT: a request's decrypted bytes (names, dates of birth)
+     * are wiped from OpenSSL's record buffer once SSL_read has handed them
+     * over, and when the connection is freed; our own copies are wiped by
+     * conn.c and httpconn.c.  TLS keeps no plaintext of what is sent. */
+    SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION | SSL_OP_CLEANSE_PLAINTEXT);
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
     return 0;
 }
