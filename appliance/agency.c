@@ -79,15 +79,17 @@ static const struct role_def {
     {"identification", ROLE_IDENTIFICATION, OP(IDENTIFY), READ_NOTHING},
 };
 #define NROLES (sizeof ROLES / sizeof *ROLES)
-#define ROLE_NAMES                                                                                \
+#define ROLE_NAMES                                                                                 \
     "registration, verifier, kyc, adjudicator, auditor, operator, registrar, identification"
 
 static const char *const OP_NAMES[OP_COUNT] = {
-    [OP_ENROL] = "enrol",           [OP_READ] = "read",     [OP_CORRECT] = "correct",
-    [OP_HISTORY] = "history",       [OP_BIRTH] = "birth",   [OP_DEATH] = "death",
-    [OP_DOCUMENT] = "document",     [OP_LOOKUP] = "lookup", [OP_DUE] = "due",
-    [OP_ADJUDICATE] = "adjudicate", [OP_VERIFY] = "verify", [OP_METRICS] = "metrics",
-    [OP_AUDIT] = "audit",           [OP_ACCESS_HISTORY] = "access_history",
+    [OP_ENROL] = "enrol",       [OP_READ] = "read",
+    [OP_CORRECT] = "correct",   [OP_HISTORY] = "history",
+    [OP_BIRTH] = "birth",       [OP_DEATH] = "death",
+    [OP_DOCUMENT] = "document", [OP_LOOKUP] = "lookup",
+    [OP_DUE] = "due",           [OP_ADJUDICATE] = "adjudicate",
+    [OP_VERIFY] = "verify",     [OP_METRICS] = "metrics",
+    [OP_AUDIT] = "audit",       [OP_ACCESS_HISTORY] = "access_history",
     [OP_IDENTIFY] = "identify",
 };
 

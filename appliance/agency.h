@@ -27,25 +27,35 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define AGENCY_NAME_MAX 48 /* [a-z0-9-], starts with a letter */
+#define AGENCY_NAME_MAX  48 /* [a-z0-9-], starts with a letter */
 #define AGENCY_MAX_ATTRS 24
 
 /* What each grants is one table in agency.c (ROLES), documented in docs/agencies.md. */
 enum role {
-    ROLE_REGISTRATION = 1 << 0, /* enrol, correct, births, deaths, documents, lookup, read */
-    ROLE_VERIFIER = 1 << 1,     /* verify only */
-    ROLE_KYC = 1 << 2,          /* verify + read of the attributes its policy names */
-    ROLE_ADJUDICATOR = 1 << 3,  /* adjudication queue (list, decide), read */
-    ROLE_AUDITOR = 1 << 4,      /* the audit log: checkpoints, entries, proofs, tiles */
-    ROLE_OPERATOR = 1 << 5,     /* metrics, due-biometrics list */
-    ROLE_REGISTRAR = 1 << 6,    /* full read, history, lookup, access history (residents') */
+    ROLE_REGISTRATION = 1 << 0,   /* enrol, correct, births, deaths, documents, lookup, read */
+    ROLE_VERIFIER = 1 << 1,       /* verify only */
+    ROLE_KYC = 1 << 2,            /* verify + read of the attributes its policy names */
+    ROLE_ADJUDICATOR = 1 << 3,    /* adjudication queue (list, decide), read */
+    ROLE_AUDITOR = 1 << 4,        /* the audit log: checkpoints, entries, proofs, tiles */
+    ROLE_OPERATOR = 1 << 5,       /* metrics, due-biometrics list */
+    ROLE_REGISTRAR = 1 << 6,      /* full read, history, lookup, access history (residents') */
     ROLE_IDENTIFICATION = 1 << 7, /* identify: 1:N biometric search (unidentified persons) */
 };
 
 /* What a request does; each role grants a set of these. */
 enum operation {
-    OP_ENROL, OP_READ, OP_CORRECT, OP_HISTORY, OP_BIRTH, OP_DEATH, OP_DOCUMENT, OP_LOOKUP,
-    OP_DUE, OP_ADJUDICATE, OP_VERIFY, OP_METRICS,
+    OP_ENROL,
+    OP_READ,
+    OP_CORRECT,
+    OP_HISTORY,
+    OP_BIRTH,
+    OP_DEATH,
+    OP_DOCUMENT,
+    OP_LOOKUP,
+    OP_DUE,
+    OP_ADJUDICATE,
+    OP_VERIFY,
+    OP_METRICS,
     OP_AUDIT,          /* the audit log: checkpoints, entries, proofs, tiles */
     OP_ACCESS_HISTORY, /* who accessed a person's record (residents' requests) */
     OP_IDENTIFY,       /* 1:N biometric identification */
@@ -54,10 +64,10 @@ enum operation {
 
 struct agency {
     char name[AGENCY_NAME_MAX + 1];
-    unsigned roles;                    /* enum role bits */
-    unsigned nattrs;                   /* record members a kyc agency may read */
+    unsigned roles;  /* enum role bits */
+    unsigned nattrs; /* record members a kyc agency may read */
     char attrs[AGENCY_MAX_ATTRS][32];
-    char serial[41];                   /* hex serial of its current certificate */
+    char serial[41]; /* hex serial of its current certificate */
     bool revoked;
     int64_t created_at;
 };

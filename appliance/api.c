@@ -345,9 +345,8 @@ static double seconds_since(const struct timespec *t0)
     return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
-void api_handle_audited(struct api *a, const struct agency *caller,
-                        const struct http_request *req, struct http_response *resp,
-                        struct audit_request *out)
+void api_handle_audited(struct api *a, const struct agency *caller, const struct http_request *req,
+                        struct http_response *resp, struct audit_request *out)
 {
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);

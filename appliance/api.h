@@ -33,8 +33,7 @@ void api_handle(struct api *a, const struct agency *caller, const struct http_re
                 struct http_response *resp);
 /* The same, and says what the audit log must record of the request (out->wanted
  * false: nothing; no route, or an auditor reading the log). */
-void api_handle_audited(struct api *a, const struct agency *caller,
-                        const struct http_request *req, struct http_response *resp,
-                        struct audit_request *out);
+void api_handle_audited(struct api *a, const struct agency *caller, const struct http_request *req,
+                        struct http_response *resp, struct audit_request *out);
 
 #endif

@@ -380,10 +380,10 @@ void api_verify(struct api_call *c)
     }
     if (results)
         snprintf(c->txid, sizeof c->txid, "%s", txid); /* the answer's id is the leaf's */
-    json_t *answer = results ? json_pack("{s:s, s:s, s:b, s:o, s:s}", "transaction_id", txid,
-                                         "huduma_number", p.hn, "match", all, "claims", results,
-                                         "status", status_name(p.status))
-                             : NULL;
+    json_t *answer =
+        results ? json_pack("{s:s, s:s, s:b, s:o, s:s}", "transaction_id", txid, "huduma_number",
+                            p.hn, "match", all, "claims", results, "status", status_name(p.status))
+                : NULL;
     if (answer && bio)
         json_object_set_new(answer, "biometrics", bio);
     else

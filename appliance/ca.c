@@ -377,8 +377,9 @@ static EVP_PKEY *read_key(const char *path, struct keyholder *keys, char *why, s
     struct keys_buf *der = NULL;
     struct keys_err kerr;
     if (!keys_is_wrapped(buf, n)) {
-        snprintf(why, whylen, "not a key wrapped by the master key (a CA key in the clear is "
-                              "refused)");
+        snprintf(why, whylen,
+                 "not a key wrapped by the master key (a CA key in the clear is "
+                 "refused)");
     } else if (!keys || n > KEYS_WRAPPED_MAX ||
                keys_secret_unwrap(keys, KEYS_SECRET_AGENCY_CA_KEY, buf, n, &der, &kerr) !=
                    KEYS_OK) {

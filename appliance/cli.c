@@ -9,8 +9,7 @@
 #include <errno.h>
 #include <string.h>
 
-int cli_parse(int argc, char **argv, const char *const *flags, struct cli_args *a,
-              const char **bad)
+int cli_parse(int argc, char **argv, const char *const *flags, struct cli_args *a, const char **bad)
 {
     memset(a, 0, sizeof *a);
     for (int i = 0; i < argc; i++) {

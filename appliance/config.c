@@ -67,8 +67,8 @@ static const struct key_spec key_specs[] = {
 
 #define NKEYS (sizeof key_specs / sizeof key_specs[0])
 
-static const char *const section_names[] = {"server", "tls", "limits", "log", "ratelimit",
-                                             "keys", "audit", "biometrics"};
+static const char *const section_names[] = {"server",    "tls",  "limits", "log",
+                                            "ratelimit", "keys", "audit",  "biometrics"};
 
 struct parse {
     const char *name; /* file name, for messages */

@@ -67,7 +67,7 @@ struct config {
     bool audit_enabled;           /* false only to measure what logging costs */
     unsigned audit_checkpoint_ms; /* how often a grown tree is signed */
     /* [keys]: empty means the default (docs/keys.md) */
-    char keys_tcti[CONFIG_PATH_MAX];     /* where the TPM is: "device:/dev/tpmrm0", "swtpm:path=..." */
+    char keys_tcti[CONFIG_PATH_MAX]; /* where the TPM is: "device:/dev/tpmrm0", "swtpm:path=..." */
     char keys_pin_file[CONFIG_PATH_MAX]; /* the PIN the master key was sealed with */
     /* [biometrics]: thresholds and bands (register.h, docs/biometrics.md) */
     struct bio_settings biometrics;

@@ -75,10 +75,10 @@ struct conn {
     bool recv_armed, send_inflight, busy, peer_eof, cancel_sent, request_started;
     uint64_t accepted_ms, idle_since_ms, request_start_ms, send_since_ms, linger_until_ms;
     uint64_t agency_checked_ms;
-    char serial[64]; /* of the peer's certificate */
+    char serial[64];              /* of the peer's certificate */
     struct sockaddr_storage peer; /* counted against when its handshake fails */
     struct timespec request_t0;
-    struct job job; /* the request at a worker, when busy */
+    struct job job;                     /* the request at a worker, when busy */
     struct held *held_head, *held_tail; /* answers waiting for audit leaves, in order */
     unsigned nheld;
     bool hold_close;  /* close once the held answers have left */
@@ -481,10 +481,10 @@ struct held {
     struct job job; /* first: the ring hands it back as a job (finish = held_finish) */
     struct audit_ticket ticket;
     struct held *next;
-    bool durable; /* its leaf is durable (or it had none): it may leave */
+    bool durable;     /* its leaf is durable (or it had none): it may leave */
     atomic_bool done; /* set by the committer's thread before the job is queued */
     int rc;           /* ST_OK, or why its leaf was not written */
-    char *msg;    /* the answer's bytes */
+    char *msg;        /* the answer's bytes */
     size_t len;
 };
 
@@ -768,8 +768,8 @@ static bool conn_handshake(struct conn *c)
             ERR_clear_error();
             if (!tls_peer_serial(c->ssl, c->serial, sizeof c->serial))
                 strcpy(c->serial, "-");
-            log_info("agency refused: unknown or revoked certificate", "conn=%u serial=%s",
-                     c->id, c->serial);
+            log_info("agency refused: unknown or revoked certificate", "conn=%u serial=%s", c->id,
+                     c->serial);
         } else {
             log_info("tls handshake refused", "conn=%u reason=\"%s\"", c->id,
                      log_clean(why, clean, sizeof clean));

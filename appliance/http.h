@@ -14,10 +14,16 @@
 #include <stddef.h>
 
 #define HTTP_MAX_HEADERS 64
-#define HTTP_MAX_PATH 1024
+#define HTTP_MAX_PATH    1024
 
-enum http_verb { HTTP_VERB_OTHER = 0, HTTP_VERB_GET, HTTP_VERB_POST, HTTP_VERB_PUT,
-                 HTTP_VERB_DELETE, HTTP_VERB_HEAD };
+enum http_verb {
+    HTTP_VERB_OTHER = 0,
+    HTTP_VERB_GET,
+    HTTP_VERB_POST,
+    HTTP_VERB_PUT,
+    HTTP_VERB_DELETE,
+    HTTP_VERB_HEAD
+};
 
 struct http_header {
     const char *name; /* not NUL-terminated */
@@ -45,7 +51,7 @@ struct http_response {
     const char *content_type; /* NULL: application/json */
     char *body;               /* malloc'd; the server frees it (wiped) after sending */
     size_t body_len;
-    bool close;               /* close the connection after this response */
+    bool close; /* close the connection after this response */
 };
 
 /* Sets a JSON body (takes ownership of `text`, a malloc'd string). */

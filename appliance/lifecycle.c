@@ -19,9 +19,8 @@
 #include <string.h>
 
 /* Members a correction may not touch: the register sets them. */
-static const char *const fixed_members[] = {"huduma_number", "version", "status",
-                                            "biometric_status", "death", "updated_at",
-                                            "enrolment"};
+static const char *const fixed_members[] = {
+    "huduma_number", "version", "status", "biometric_status", "death", "updated_at", "enrolment"};
 
 static void present_status(struct reg *r, struct person *p)
 {
@@ -124,9 +123,9 @@ static int reindex(struct reg *r, struct store_txn *tx, const struct person *old
         rc = docs_claim(r, tx, next, next->hn, res);
     /* Documents issued to the person stay theirs, whatever the record lists now. */
     struct reclaim w = {.r = r, .tx = tx, .hn = next->hn, .st = ST_OK};
-    int st = rc == REG_OK ? store_scan(r->st, CF_DOCUMENTS, next->hn, HN_LEN, reclaim_one, &w,
-                                       &w.err)
-                          : ST_OK;
+    int st = rc == REG_OK
+                 ? store_scan(r->st, CF_DOCUMENTS, next->hn, HN_LEN, reclaim_one, &w, &w.err)
+                 : ST_OK;
     if (st == ST_OK)
         st = w.st;
     if (st != ST_OK)
@@ -252,8 +251,7 @@ static int history_one(void *ctx, const char *key, size_t klen, const char *val,
     return stop;
 }
 
-int reg_history(struct reg *r, const char *hn, reg_history_fn fn, void *ctx,
-                struct reg_result *res)
+int reg_history(struct reg *r, const char *hn, reg_history_fn fn, void *ctx, struct reg_result *res)
 {
     struct person p;
     int rc = load_person(r, NULL, hn, &p, res);
@@ -286,7 +284,8 @@ static int death_txn(struct reg *r, struct store_txn *tx, void *ctx, struct reg_
     if (rc != REG_OK)
         return rc;
     if (p.status == STATUS_DECEASED)
-        return reg_fail(res, REG_ECONFLICT, "huduma_number", "this person is already recorded as deceased");
+        return reg_fail(res, REG_ECONFLICT, "huduma_number",
+                        "this person is already recorded as deceased");
     if (date_cmp(&d->date, &p.dob) < 0)
         return reg_fail(res, REG_EINVALID, "date", "is before the date of birth");
     struct person before = p;
@@ -350,8 +349,8 @@ static int issue_txn(struct reg *r, struct store_txn *tx, void *ctx, struct reg_
     if (rc != REG_OK)
         return rc;
     if (p.status != STATUS_ACTIVE)
-        return reg_fail(res, REG_ECONFLICT, "huduma_number", "the person is %s: no document is issued",
-                        status_name(p.status));
+        return reg_fail(res, REG_ECONFLICT, "huduma_number",
+                        "the person is %s: no document is issued", status_name(p.status));
     memcpy(is->holder.hn, p.hn, sizeof p.hn);
     rc = docs_claim(r, tx, &is->holder, p.hn, res);
     if (rc != REG_OK)

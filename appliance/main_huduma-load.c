@@ -244,8 +244,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 /* 127.0.0.0/8, or a documentation range: 192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24. */
 static bool allowed_ipv4(uint32_t a)
 {
-    return (a >> 24) == 127 || (a >> 8) == 0xC00002 || (a >> 8) == 0xC63364 ||
-           (a >> 8) == 0xCB0071;
+    return (a >> 24) == 127 || (a >> 8) == 0xC00002 || (a >> 8) == 0xC63364 || (a >> 8) == 0xCB0071;
 }
 
 /* ::1, or the documentation range 2001:db8::/32. */

@@ -117,8 +117,8 @@ static int cmd_correct(struct reg *r, const struct cli_args *a)
 static int print_version(void *ctx, const struct person *p, const json_t *change)
 {
     (void)ctx;
-    json_t *line = json_pack("{s:i, s:O, s:o}", "version", p->version, "change", change,
-                             "record", person_to_json(p));
+    json_t *line = json_pack("{s:i, s:O, s:o}", "version", p->version, "change", change, "record",
+                             person_to_json(p));
     json_dumpf(line, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
     fputc('\n', stdout);
     json_decref(line);
@@ -391,8 +391,7 @@ static json_t *roles_json(unsigned roles)
     json_t *arr = json_array();
     for (unsigned i = 0; i < sizeof names / sizeof *names; i++) {
         unsigned bit = 0;
-        if ((roles & (1u << i)) && roles_parse(names[i], &bit, NULL, 0) == 0 &&
-            bit == (1u << i))
+        if ((roles & (1u << i)) && roles_parse(names[i], &bit, NULL, 0) == 0 && bit == (1u << i))
             json_array_append_new(arr, json_string(names[i]));
     }
     return arr;
@@ -403,9 +402,8 @@ static json_t *agency_json(const struct agency *ag)
     json_t *attrs = json_array();
     for (unsigned i = 0; i < ag->nattrs; i++)
         json_array_append_new(attrs, json_string(ag->attrs[i]));
-    return json_pack("{s:s, s:o, s:o, s:s, s:b}", "name", ag->name, "roles",
-                     roles_json(ag->roles), "attributes", attrs, "serial", ag->serial,
-                     "revoked", ag->revoked);
+    return json_pack("{s:s, s:o, s:o, s:s, s:b}", "name", ag->name, "roles", roles_json(ag->roles),
+                     "attributes", attrs, "serial", ag->serial, "revoked", ag->revoked);
 }
 
 static int print_agency(void *ctx, const struct agency *ag)
@@ -442,8 +440,8 @@ static int cmd_agency_add(const struct cli_args *a)
     if (rc == 0 && cli_keys_open(register_dir(a), &keys) != EXIT_OKAY)
         return EXIT_STORAGE;
     if (rc == 0)
-        rc = agency_add(register_dir(a), keys, a->pos[1], roles, cli_opt(a, "attributes"), out,
-                        err, sizeof err);
+        rc = agency_add(register_dir(a), keys, a->pos[1], roles, cli_opt(a, "attributes"), out, err,
+                        sizeof err);
     keys_holder_close(keys);
     if (rc != 0)
         return agency_fail("agency add", rc, err);
@@ -486,7 +484,6 @@ static int cmd_agency_revoke(const struct cli_args *a)
     return record_act("agency revoke", register_dir(a), "agency_revoke", a->pos[1],
                       "huduma agency revoke");
 }
-
 
 static int cmd_agency(struct reg *r, const struct cli_args *a)
 {
@@ -544,16 +541,16 @@ static int cmd_ratelimit(struct reg *r, const struct cli_args *a)
  * holds.  A command that could not be recorded fails, though it ran. */
 static int record_cli(struct reg *r, const char *name, const struct cli_args *a, int code)
 {
-    static const int status[] = {[EXIT_OKAY] = 200,    [EXIT_USAGE] = 400, [EXIT_INVALID] = 400,
-                                 [EXIT_CONFLICT] = 409, [EXIT_NOTFOUND] = 404,
-                                 [EXIT_STORAGE] = 500, [EXIT_BUSY] = 503};
+    static const int status[] = {
+        [EXIT_OKAY] = 200,     [EXIT_USAGE] = 400,   [EXIT_INVALID] = 400, [EXIT_CONFLICT] = 409,
+        [EXIT_NOTFOUND] = 404, [EXIT_STORAGE] = 500, [EXIT_BUSY] = 503};
     char purpose[128], err[512];
     const char *reason = cli_opt(a, "reason");
     snprintf(purpose, sizeof purpose, "huduma %s%s%s", name, reason ? ": " : "",
              reason ? reason : "");
     int result = code >= 0 && code <= EXIT_BUSY ? status[code] : 500;
-    if (audit_cli_record(r, register_dir(a), name, a->npos ? a->pos[0] : NULL, purpose, result,
-                         err, sizeof err) == 0)
+    if (audit_cli_record(r, register_dir(a), name, a->npos ? a->pos[0] : NULL, purpose, result, err,
+                         sizeof err) == 0)
         return code;
     fprintf(stderr, "huduma %s: done, but NOT recorded in the audit log: %s\n", name, err);
     return code == EXIT_OKAY ? EXIT_STORAGE : code;
@@ -575,11 +572,9 @@ static const struct command commands[] = {
      "the key hierarchy: its state, a new data-encryption key (older records re-encrypted, "
      "progress shown), the audit signing key's public key (docs/keys.md)",
      no_flags},
-    {"enrol", cmd_enrol, true, "enrol [FILE|-]", "enrol a person from a JSON record",
-     no_flags},
+    {"enrol", cmd_enrol, true, "enrol [FILE|-]", "enrol a person from a JSON record", no_flags},
     {"show", cmd_show, true, "show HN", "print a person's current record", no_flags},
-    {"correct", cmd_correct, true,
-     "correct HN [FILE|-] --reason R --officer O --evidence E",
+    {"correct", cmd_correct, true, "correct HN [FILE|-] --reason R --officer O --evidence E",
      "change fields of a record (JSON object of the members to replace)", no_flags},
     {"history", cmd_history, true, "history HN", "every version of a record, oldest first",
      no_flags},
@@ -601,8 +596,7 @@ static const struct command commands[] = {
      "decide a possible duplicate", adjudicate_flags},
     {"status", cmd_status, true, "status ENROLMENT_ID", "the answer given to an enrolment id",
      no_flags},
-    {"import", cmd_import, true,
-     "import FILE|- [--threads N] [--officer O] [--acks] [--no-sync]",
+    {"import", cmd_import, true, "import FILE|- [--threads N] [--officer O] [--acks] [--no-sync]",
      "bulk import of a JSON-lines file of enrol/birth/death operations", import_flags},
     {"synth", cmd_synth, false,
      "synth [--seed N] [--count N] [--as-of YYYY-MM-DD] [--prefix P] [--no-biometrics] "
@@ -612,11 +606,9 @@ static const struct command commands[] = {
      "agency add NAME --role ROLE[,ROLE...] [--attributes MEMBER[,MEMBER...]] [--out DIR]\n"
      "       huduma agency list\n"
      "       huduma agency revoke NAME",
-     "agencies: issue a client certificate with roles, list, revoke (docs/agencies.md)",
-     no_flags},
+     "agencies: issue a client certificate with roles, list, revoke (docs/agencies.md)", no_flags},
     {"ca", cmd_ca, false, "ca init",
-     "create the agency CA and the server certificate of an existing register if absent",
-     no_flags},
+     "create the agency CA and the server certificate of an existing register if absent", no_flags},
     {"ratelimit", cmd_ratelimit, false,
      "ratelimit status\n"
      "       huduma ratelimit set CLASS [--rate N] [--burst N] [--syn-rate N] [--syn-burst N]\n"
@@ -625,8 +617,7 @@ static const struct command commands[] = {
      "       huduma ratelimit unban PREFIX\n"
      "       huduma ratelimit top [--count N] [--by dropped|passed]\n"
      "       (each takes --instance NAME when several hudumad run)",
-     "the running daemon's XDP rate limiter: counters, rates, bans (docs/ratelimit.md)",
-     no_flags},
+     "the running daemon's XDP rate limiter: counters, rates, bans (docs/ratelimit.md)", no_flags},
 };
 #define NCOMMANDS (sizeof commands / sizeof *commands)
 
@@ -656,8 +647,7 @@ static int run(const struct command *c, int argc, char **argv)
     struct cli_args a;
     const char *bad = NULL;
     if (cli_parse(argc, argv, c->flags, &a, &bad) != 0) {
-        fprintf(stderr, "huduma %s: bad argument '%s'\nusage: huduma %s\n", c->name, bad,
-                c->usage);
+        fprintf(stderr, "huduma %s: bad argument '%s'\nusage: huduma %s\n", c->name, bad, c->usage);
         return EXIT_USAGE;
     }
     struct reg *r = NULL;

@@ -162,14 +162,14 @@ static struct rl *start_ratelimit(const struct rl_settings *s)
         return NULL;
     }
     if (note[0])
-        log_warn("rate limiting runs with a limitation", "interface=%s detail=\"%s\"",
-                 s->interface, log_clean(note, clean, sizeof clean));
+        log_warn("rate limiting runs with a limitation", "interface=%s detail=\"%s\"", s->interface,
+                 log_clean(note, clean, sizeof clean));
     struct rl_status st;
     rl_status(rl, &st, NULL, 0);
     log_info("rate limiting is on",
              "interface=%s mode=%s instance=%s port=%u classes=%u networks=%u denied=%u",
-             s->interface, rl_mode_name(st.mode), s->instance, s->port, s->nclasses,
-             s->nnetworks, s->ndeny);
+             s->interface, rl_mode_name(st.mode), s->instance, s->port, s->nclasses, s->nnetworks,
+             s->ndeny);
     return rl;
 }
 
@@ -193,8 +193,8 @@ static void config_digest(const char *path, char out[65])
 /* The audit log: every access recorded before it is answered, checkpoints
  * signed by the register's audit signing key through the key process
  * (docs/audit.md). */
-static struct audit *open_audit(const struct config *cfg, struct reg *reg,
-                                struct keyholder *keys, const char *config_sha)
+static struct audit *open_audit(const struct config *cfg, struct reg *reg, struct keyholder *keys,
+                                const char *config_sha)
 {
     char err[512], clean[512];
     static struct audit_keys_signer ks; /* lives as long as the daemon's key holder */
@@ -206,8 +206,7 @@ static struct audit *open_audit(const struct config *cfg, struct reg *reg,
     struct audit_options o = {.enabled = cfg->audit_enabled,
                               .checkpoint_ms = cfg->audit_checkpoint_ms};
     struct audit *audit = NULL;
-    if (audit_open(cfg->register_dir, reg, &o, &signer, config_sha, &audit, err, sizeof err) !=
-        0) {
+    if (audit_open(cfg->register_dir, reg, &o, &signer, config_sha, &audit, err, sizeof err) != 0) {
         log_error("cannot open the audit log", "error=\"%s\"", log_clean(err, clean, sizeof clean));
         return NULL;
     }

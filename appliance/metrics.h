@@ -15,7 +15,7 @@ enum metric_event {
     MET_HANDSHAKE_OK,
     MET_HANDSHAKE_REFUSED, /* no, unknown, foreign or revoked certificate */
     MET_CONN_REFUSED_LIMIT,
-    MET_CONN_TIMEOUT,      /* idle, slow request, slow handshake */
+    MET_CONN_TIMEOUT, /* idle, slow request, slow handshake */
     MET_HTTP_MALFORMED,
     MET_EVENT_COUNT
 };

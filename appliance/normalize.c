@@ -15,17 +15,17 @@
 /* Base letters for U+00C0..U+017F; '\0' for code points that are not letters. */
 static const char latin_base[] =
     /* C0 */ "aaaaaaaceeeeiiii"
-    /* D0 */ "dnooooo\0ouuuuyts"
-    /* E0 */ "aaaaaaaceeeeiiii"
-    /* F0 */ "dnooooo\0ouuuuyty"
-    /* 100 */ "aaaaaaccccccccdd"
-    /* 110 */ "ddeeeeeeeeeegggg"
-    /* 120 */ "gggghhhhiiiiiiii"
-    /* 130 */ "iiiijjkkklllllll"
-    /* 140 */ "lllnnnnnnnnnoooo"
-    /* 150 */ "oooorrrrrrssssss"
-    /* 160 */ "ssttttttuuuuuuuu"
-    /* 170 */ "uuuuwwyyyzzzzzzs";
+             /* D0 */ "dnooooo\0ouuuuyts"
+             /* E0 */ "aaaaaaaceeeeiiii"
+             /* F0 */ "dnooooo\0ouuuuyty"
+             /* 100 */ "aaaaaaccccccccdd"
+             /* 110 */ "ddeeeeeeeeeegggg"
+             /* 120 */ "gggghhhhiiiiiiii"
+             /* 130 */ "iiiijjkkklllllll"
+             /* 140 */ "lllnnnnnnnnnoooo"
+             /* 150 */ "oooorrrrrrssssss"
+             /* 160 */ "ssttttttuuuuuuuu"
+             /* 170 */ "uuuuwwyyyzzzzzzs";
 
 /* Decodes one UTF-8 sequence; returns its length (1 for a stray byte). */
 static size_t utf8_next(const unsigned char *s, uint32_t *cp)

@@ -26,7 +26,7 @@
 #include <unistd.h>
 
 #define TXN_ATTEMPTS 8
-#define EAT_OFFSET (3 * 3600)
+#define EAT_OFFSET   (3 * 3600)
 
 int reg_fail(struct reg_result *res, int code, const char *field, const char *fmt, ...)
 {
@@ -281,8 +281,8 @@ void key_blocking(struct reg *r, struct idx_key *k, const struct person *p)
 
 void key_due(struct idx_key *k, const struct date *due, const char *hn)
 {
-    k->len = (size_t)snprintf(k->b, sizeof k->b, "U%04d%02d%02d%s", due->year, due->month,
-                              due->day, hn);
+    k->len =
+        (size_t)snprintf(k->b, sizeof k->b, "U%04d%02d%02d%s", due->year, due->month, due->day, hn);
 }
 
 /* ---- numbers, records, history ---------------------------------------------------- */
@@ -364,8 +364,8 @@ int put_sealed_json(struct reg *r, struct store_txn *tx, enum store_cf cf, const
 static int put_history(struct reg *r, struct store_txn *tx, const struct person *p,
                        const char *kind, const struct change_note *note, struct reg_result *res)
 {
-    json_t *entry = json_pack("{s:o, s:o}", "record", person_to_json(p), "change",
-                              change_json(r, kind, note));
+    json_t *entry =
+        json_pack("{s:o, s:o}", "record", person_to_json(p), "change", change_json(r, kind, note));
     char key[HN_LEN + 4];
     memcpy(key, p->hn, HN_LEN);
     for (int i = 0; i < 4; i++)
@@ -373,8 +373,8 @@ static int put_history(struct reg *r, struct store_txn *tx, const struct person 
     return put_sealed_json(r, tx, CF_HISTORY, key, sizeof key, p->hn, entry, res);
 }
 
-static int put_event(struct reg *r, struct store_txn *tx, const struct person *p,
-                     const char *kind, struct reg_result *res)
+static int put_event(struct reg *r, struct store_txn *tx, const struct person *p, const char *kind,
+                     struct reg_result *res)
 {
     uint64_t seq = atomic_fetch_add(&r->event_seq, 1);
     char key[8 + HN_LEN];

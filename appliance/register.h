@@ -16,12 +16,12 @@
 
 enum reg_code {
     REG_OK = 0,
-    REG_EINVALID = -1,   /* bad input: field and msg say what */
-    REG_ECONFLICT = -2,  /* a uniqueness rule: document already linked, already deceased... */
-    REG_ENOTFOUND = -3,  /* no such person, enrolment or document */
-    REG_EBUSY = -4,      /* contention persisted through retries */
-    REG_ESTORAGE = -5,   /* RocksDB, I/O or a record that fails authentication */
-    REG_EKEYS = -6,      /* the key hierarchy could not be used (TPM, PIN, PCRs, files) */
+    REG_EINVALID = -1,  /* bad input: field and msg say what */
+    REG_ECONFLICT = -2, /* a uniqueness rule: document already linked, already deceased... */
+    REG_ENOTFOUND = -3, /* no such person, enrolment or document */
+    REG_EBUSY = -4,     /* contention persisted through retries */
+    REG_ESTORAGE = -5,  /* RocksDB, I/O or a record that fails authentication */
+    REG_EKEYS = -6,     /* the key hierarchy could not be used (TPM, PIN, PCRs, files) */
 };
 
 struct reg_result {
@@ -85,10 +85,10 @@ int bio_settings_key(struct bio_settings *s, const char *name, const char *value
 int bio_settings_check(const struct bio_settings *s, char *why, size_t len);
 
 struct reg_options {
-    bool sync;    /* sync the WAL on commit (default true; tests of speed may not) */
-    int64_t now;  /* 0: the real clock; otherwise a fixed "now" (unix seconds) for tests */
+    bool sync;   /* sync the WAL on commit (default true; tests of speed may not) */
+    int64_t now; /* 0: the real clock; otherwise a fixed "now" (unix seconds) for tests */
     const struct bio_settings *bio; /* NULL: the defaults */
-    struct keyholder *keys; /* required: where the master key is (keys.h); the caller's */
+    struct keyholder *keys;         /* required: where the master key is (keys.h); the caller's */
 };
 
 /*
@@ -168,8 +168,8 @@ struct bio_verdict {
     enum bio_band band;
     struct bio_scores scores;
 };
-int reg_verify_biometrics(struct reg *r, const char *hn, const json_t *probe,
-                          struct bio_verdict *v, struct reg_result *res);
+int reg_verify_biometrics(struct reg *r, const char *hn, const json_t *probe, struct bio_verdict *v,
+                          struct reg_result *res);
 
 /* 1:N identification: the numbered persons most like the probe, best first
  * (at most reg_identify_max(), at least the identification band). */

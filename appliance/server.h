@@ -78,7 +78,7 @@ struct job {
     const struct agency *agency;
     const struct http_request *req;
     struct http_response resp;
-    struct audit_request audit;     /* what the audit log records of it */
+    struct audit_request audit;      /* what the audit log records of it */
     void (*finish)(struct job *job); /* on the ring; NULL: conn_on_job_done(conn) */
 };
 

@@ -354,8 +354,8 @@ static void pick_dob(const struct gen *g, struct rng *r, struct who *w, int age)
         w->dob -= g->as_of_day - w->cap_day;
     /* Across a leap day the shift can fall one day short: step back until the
      * person is in the same age band at capture and on the as-of date. */
-    for (int i = 0; i < 800 && age_band(age_on(w->dob, w->cap_day)) !=
-                                   age_band(age_on(w->dob, g->as_of_day));
+    for (int i = 0;
+         i < 800 && age_band(age_on(w->dob, w->cap_day)) != age_band(age_on(w->dob, g->as_of_day));
          i++)
         w->dob--;
     w->age = age_on(w->dob, w->cap_day);

@@ -616,7 +616,8 @@ static unsigned meeting_cells(const struct bio_triplet *t, uint64_t v, uint64_t 
     float tx = (float)t->cx - (c * gx - s * gy), ty = (float)t->cy - (s * gx + c * gy);
     unsigned x = (unsigned)((int)floorf(tx / IX_SHIFT_CELL) + 16) & 31;
     unsigned y = (unsigned)((int)floorf(ty / IX_SHIFT_CELL) + 16) & 31;
-    unsigned bin = rot >> 4, near = ((rot & 15) < 8 ? bin + IX_ROT_BINS - 1 : bin + 1) % IX_ROT_BINS;
+    unsigned bin = rot >> 4,
+             near = ((rot & 15) < 8 ? bin + IX_ROT_BINS - 1 : bin + 1) % IX_ROT_BINS;
     uint64_t base = (v >> 40) << 18 | x << 5 | y;
     cells[0] = base | (uint64_t)bin << 10;
     cells[1] = base | (uint64_t)near << 10;

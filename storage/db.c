@@ -22,14 +22,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SCHEMA_KEY "schema"
-#define SCHEMA_VERSION "1"
-#define SERIAL_PREFIX "serial/"
+#define SCHEMA_KEY        "schema"
+#define SCHEMA_VERSION    "1"
+#define SERIAL_PREFIX     "serial/"
 #define SERIAL_PREFIX_LEN 7
 
 static const char *const cf_names[CF_COUNT] = {
-    [CF_PERSONS] = "persons",     [CF_HISTORY] = "history",   [CF_INDEXES] = "indexes",
-    [CF_EVENTS] = "events",       [CF_DOCUMENTS] = "documents", [CF_PENDING] = "pending",
+    [CF_PERSONS] = "persons",       [CF_HISTORY] = "history",     [CF_INDEXES] = "indexes",
+    [CF_EVENTS] = "events",         [CF_DOCUMENTS] = "documents", [CF_PENDING] = "pending",
     [CF_BIOMETRICS] = "biometrics", [CF_METADATA] = "metadata",
 };
 
@@ -316,8 +316,7 @@ int store_txn_delete(struct store_txn *tx, enum store_cf cf, const void *key, si
     return rerr ? rocks_fail(rerr, "delete failed", err) : ST_OK;
 }
 
-int store_txn_put_serial(struct store_txn *tx, uint64_t serial, const char *hn,
-                         struct st_err *err)
+int store_txn_put_serial(struct store_txn *tx, uint64_t serial, const char *hn, struct st_err *err)
 {
     unsigned char key[SERIAL_PREFIX_LEN + 8];
     memcpy(key, SERIAL_PREFIX, SERIAL_PREFIX_LEN);
@@ -364,7 +363,8 @@ int store_get(struct store *st, enum store_cf cf, const void *key, size_t klen, 
 int store_scan(struct store *st, enum store_cf cf, const void *prefix, size_t plen,
                store_scan_fn fn, void *ctx, struct st_err *err)
 {
-    rocksdb_iterator_t *it = rocksdb_transactiondb_create_iterator_cf(st->db, st->ropts, st->cf[cf]);
+    rocksdb_iterator_t *it =
+        rocksdb_transactiondb_create_iterator_cf(st->db, st->ropts, st->cf[cf]);
     rocksdb_iter_seek(it, prefix, plen);
     int stop = 0;
     for (; !stop && rocksdb_iter_valid(it); rocksdb_iter_next(it)) {

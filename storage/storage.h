@@ -38,15 +38,15 @@ struct keyring;
 
 /* ---- the person record ------------------------------------------------ */
 
-#define HN_LEN 12 /* digits of a Huduma Number, check digit included */
-#define NAME_MAX_LEN 64
-#define TEXT_MAX_LEN 128
-#define ID_MAX_LEN 64
+#define HN_LEN             12 /* digits of a Huduma Number, check digit included */
+#define NAME_MAX_LEN       64
+#define TEXT_MAX_LEN       128
+#define ID_MAX_LEN         64
 #define DOC_NUMBER_MAX_LEN 32
-#define PERSON_MAX_DOCS 8
+#define PERSON_MAX_DOCS    8
 #define PERSON_MAX_FINGERS 10
-#define TEMPLATE_MAX_LEN 4096
-#define FACE_MAX_DIM 1024
+#define TEMPLATE_MAX_LEN   4096
+#define FACE_MAX_DIM       1024
 
 enum sex { SEX_UNSET = 0, SEX_FEMALE, SEX_MALE, SEX_INTERSEX };
 
@@ -251,8 +251,7 @@ int store_get(struct store *st, enum store_cf cf, const void *key, size_t klen, 
               size_t *vlen, struct st_err *err);
 
 /* Ordered scan of keys starting with `prefix`; the callback returns non-zero to stop. */
-typedef int (*store_scan_fn)(void *ctx, const char *key, size_t klen, const char *val,
-                             size_t vlen);
+typedef int (*store_scan_fn)(void *ctx, const char *key, size_t klen, const char *val, size_t vlen);
 int store_scan(struct store *st, enum store_cf cf, const void *prefix, size_t plen,
                store_scan_fn fn, void *ctx, struct st_err *err);
 
@@ -263,8 +262,7 @@ int store_scan(struct store *st, enum store_cf cf, const void *prefix, size_t pl
  * ever committed.  A serial taken by a change that then fails is a gap.
  */
 uint64_t store_alloc_serial(struct store *st);
-int store_txn_put_serial(struct store_txn *tx, uint64_t serial, const char *hn,
-                         struct st_err *err);
+int store_txn_put_serial(struct store_txn *tx, uint64_t serial, const char *hn, struct st_err *err);
 
 /* ---- the record's JSON form (docs/record.md) ------------------------------- */
 
@@ -387,8 +385,8 @@ int audit_log_leaf(struct audit_log *log, uint64_t index, char **data, size_t *l
 /* Calls fn for each leaf stored with an index in [start, end), in order; a
  * non-zero return stops the walk. */
 typedef int (*audit_leaf_fn)(void *ctx, uint64_t index, const char *data, size_t len);
-int audit_log_scan(struct audit_log *log, uint64_t start, uint64_t end, audit_leaf_fn fn,
-                   void *ctx, struct st_err *err);
+int audit_log_scan(struct audit_log *log, uint64_t start, uint64_t end, audit_leaf_fn fn, void *ctx,
+                   struct st_err *err);
 /* RFC 9162 2.1.3.1 PATH(index, D[size]) and 2.1.4.1 PROOF(m, D[n]) into
  * path[AUDIT_PROOF_MAX]; ST_INVALID when the indices make no proof. */
 int audit_log_inclusion(struct audit_log *log, uint64_t index, uint64_t size,

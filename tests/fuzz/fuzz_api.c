@@ -93,8 +93,7 @@ static void setup(void)
     if (!mkdtemp(dir) || reg_init(dir, &software, &keys, &res) != REG_OK)
         abort();
     struct reg_options o = {.sync = false, .now = NOW, .keys = keys};
-    if (reg_open(dir, &o, &reg, &res) != REG_OK ||
-        api_new(reg, NULL, &api) != 0)
+    if (reg_open(dir, &o, &reg, &res) != REG_OK || api_new(reg, NULL, &api) != 0)
         abort();
     atexit(cleanup);
     struct http_response resp;

@@ -913,7 +913,8 @@ static void test_iso_handmade(void **state)
     expect_iso_bad(u, n, "view 1: finger quality 101 is above 100");
     memcpy(u, t, n);
     put16(u + n - 2, 3);
-    expect_iso_bad(u, n, "truncated: extended data block of view 1 needs 3 bytes at offset 150, 0 left");
+    expect_iso_bad(u, n,
+                   "truncated: extended data block of view 1 needs 3 bytes at offset 150, 0 left");
     expect_iso_bad(t, 0, "truncated: format id needs 4 bytes at offset 0, 0 left");
     expect_iso_bad(NULL, 0, "truncated");
     expect_iso_bad(t, TEMPLATE_MAX_LEN + 1, "oversized: 4097 bytes");
