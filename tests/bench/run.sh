@@ -16,8 +16,11 @@
 #      then readrandom with the same thread count, BENCH_RUNS times,
 #      interleaved with the person reads so that both see the same noise;
 # and prints a summary table of medians and the ratio person reads /
-# db_bench readrandom.  Then it runs tests/bench/bench_api.sh (hudumad vs nginx)
-# and tests/bench/bench_ratelimit.sh (the XDP rate limiter vs nftables).
+# db_bench readrandom; then, on the same register and its swtpm, bench_tpm
+# BENCH_RUNS times: the master key unsealed as at start, and signatures with
+# the TPM-resident audit key beside OpenSSL's in memory.  Then it runs
+# tests/bench/bench_api.sh (hudumad vs nginx), tests/bench/bench_ratelimit.sh
+# (the XDP rate limiter vs nftables), bench_bio.sh and bench_audit.sh.
 #
 # Everything runs in a temporary directory under build/ (on the repository's
 # disk, so a synced WAL costs what it costs there), removed at exit; every
@@ -54,7 +57,8 @@ CACHE_BYTES=$((256 * 1024 * 1024)) # storage/db.c: the register's block cache
 
 HUDUMA=$BIN/huduma
 READER=$BENCH_BIN/bench_reads
-for f in "$HUDUMA" "$READER"; do
+TPM_BENCH=$BENCH_BIN/bench_tpm
+for f in "$HUDUMA" "$READER" "$TPM_BENCH"; do
     [ -x "$f" ] || { echo "bench: $f is missing (make bench builds it)" >&2; exit 1; }
 done
 command -v "$DB_BENCH" >/dev/null || { echo "bench: $DB_BENCH not found (rocksdb-tools)" >&2; exit 1; }
@@ -256,6 +260,27 @@ row "ratio person reads / db_bench readrandom" "$ratio" "$cpu_ratio" ""
 echo "(CPU us/op: CPU time per read of the reading threads; for db_bench, of the whole"
 echo " process, opening included.  The CPU ratio is db_bench's CPU per read over a person"
 echo " read's: roughly the ratio an otherwise idle machine would show.)"
+
+# ---- the TPM: unsealing at start, signatures (bench_tpm, the register's swtpm) ----------
+echo
+echo "== the TPM (swtpm): the master key unsealed as at start, and audit signatures"
+: >"$W/tpm"
+i=1
+while [ "$i" -le "$RUNS" ]; do
+    line=$(timeout 120 "$TPM_BENCH" "$W/register" --opens 10 --signs 50 --max-seconds 60 |
+        tail -n 1) || { echo "bench: bench_tpm failed" >&2; exit 1; }
+    echo "   run $i: $line"
+    echo "$line" >>"$W/tpm"
+    i=$((i + 1))
+done
+tpm() { # FIELD [FORMAT]: the median of FIELD over the runs
+    sed -n "s/^\(.* \)\{0,1\}$1=\([0-9.]*\).*/\2/p" "$W/tpm" >"$W/tpm.$1"
+    median "$W/tpm.$1" "${2:-%.0f}"
+}
+row "unseal at start, ms (median of each run's median)" "$(tpm unseal_ms_p50 %.1f)" "" ""
+row "TPM signatures per second (ECDSA P-256, one at a time)" "$(tpm tpm_signs_per_sec %.1f)" "" ""
+row "  one TPM signature, ms" "$(tpm tpm_sign_ms_p50 %.2f)" "" ""
+row "OpenSSL signatures per second (the same, key in memory)" "$(tpm openssl_signs_per_sec)" "" ""
 cleanup # the register and db_bench's database are not needed any more
 
 # ---- verification over mutual TLS: hudumad vs nginx (tests/bench/bench_api.sh) ----------
