@@ -108,6 +108,7 @@ cleanup() {
     stop "$TPID"
     stop "$DPID"
     netns_down
+    sh scripts/swtpm.sh stop "$WORK/register" 2>/dev/null || :
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -129,6 +130,9 @@ echo "   load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # ---- 1. register, agency, certificates, namespaces ----------------------------------------
 REG=$WORK/register
+sh scripts/swtpm.sh start "$REG" # its master key is sealed there; used at start only
+HUDUMA_TCTI=$(sh scripts/swtpm.sh tcti "$REG")
+export HUDUMA_TCTI
 timeout 60 "$HUDUMA" --dir "$REG" init >/dev/null
 rc=0
 # shellcheck disable=SC2016
