@@ -4,11 +4,13 @@
  *
  * Requests.  The API says what a request was (struct audit_request, filled
  * by api_handle_audited()); audit_submit() turns it into a leaf on the
- * request's own thread (the Huduma Number into its keyed-hash subject, the
- * JSON line into the ticket) and hands the ticket to storage's group
- * committer.  The network front end holds the answer until the ticket's
- * done() says the leaf is durable (conn.c), so no answer leaves before its
- * record.
+ * request's own ring (the Huduma Number into its keyed-hash subject) and
+ * queues it in that ring's journal (<register>/audit/journal/ring-<n>,
+ * storage.h).  The ring holds the answer until its journal write of the
+ * leaf completes (conn.c), so no answer leaves before its record; the
+ * written leaves go to storage's fold, which appends them to the Merkle tree
+ * behind the answers.  At open, whatever the journals hold beyond what the
+ * tree has (a crash came first) is folded before anything else.
  *
  * Checkpoints.  A thread wakes every checkpoint_ms (1 s by default); when
  * the tree grew since the last checkpoint it signs a new one (the signer is
@@ -54,13 +56,17 @@
 #define SPOOL_SUFFIX    ".leaf"
 #define SPOOL_NAME_MAX  64
 #define SPOOL_BATCH     256
+#define JOURNAL_DIR     "journal"
+#define JOURNAL_PREFIX  "ring-"
 
 struct audit {
     char dir[512];
     struct reg *reg;
     const struct keyring *kr;
     struct audit_log *log;
-    struct audit_committer *committer;
+    struct audit_folder *folder;
+    struct audit_journal **journals; /* one per ring */
+    unsigned njournals;
     struct audit_signer signer;
     struct audit_options opt;
     char origin[AUDIT_ORIGIN_MAX + 1];
@@ -359,6 +365,9 @@ static void publish(struct audit *a, char *text, size_t len, uint64_t size)
 /* Signs the tree when it grew since the last checkpoint (or none was signed). */
 static int checkpoint_now(struct audit *a, char *err, size_t errlen)
 {
+    struct st_err serr;
+    if (a->folder && audit_folder_settle(a->folder, &serr) != ST_OK)
+        return fail(err, errlen, "the audit fold is failing: %s", serr.msg);
     struct audit_checkpoint cp;
     audit_log_head(a->log, &cp.size, cp.root);
     pthread_mutex_lock(&a->lock);
@@ -372,7 +381,6 @@ static int checkpoint_now(struct audit *a, char *err, size_t errlen)
         return fail(err, errlen, "out of memory");
     uint8_t proof[AUDIT_PROOF_MAX][AUDIT_HASH_LEN];
     size_t nproof = 0;
-    struct st_err serr;
     int len = 0;
     if (a->key_signed && a->key_size < cp.size &&
         audit_log_consistency(a->log, a->key_size, cp.size, proof, &nproof, &serr) != ST_OK)
@@ -429,6 +437,122 @@ static void *checkpointer_main(void *arg)
     }
     pthread_mutex_unlock(&a->lock);
     return NULL;
+}
+
+/* ---- the journals ------------------------------------------------------------------------ */
+
+static void journal_path(const struct audit *a, unsigned index, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "%s/audit/" JOURNAL_DIR "/" JOURNAL_PREFIX "%u", a->dir, index);
+}
+
+/* Where journal `index` was last folded to; 0, 0 when never. */
+static int journal_mark(struct audit *a, unsigned index, struct audit_journal_pos *at,
+                        struct st_err *serr)
+{
+    char name[32], *val = NULL;
+    size_t len = 0;
+    audit_journal_mark_name(index, name);
+    *at = (struct audit_journal_pos){0, 0};
+    int rc = audit_log_meta_get(a->log, name, &val, &len, serr);
+    if (rc == ST_OK && val && audit_journal_mark_get(val, len, at) != ST_OK) {
+        snprintf(serr->msg, sizeof serr->msg, "the mark %s is malformed", name);
+        rc = ST_CORRUPT;
+    }
+    free(val);
+    return rc;
+}
+
+struct refold {
+    struct audit *a;
+    uint64_t leaves;
+};
+
+static int refold_chunk(void *ctx, struct audit_chunk *c)
+{
+    struct refold *rf = ctx;
+    char name[32];
+    unsigned char val[16];
+    audit_journal_mark_name(c->journal, name);
+    audit_journal_mark_put(&c->end, val);
+    struct audit_mark m = {name, val, sizeof val};
+    uint64_t first;
+    struct st_err serr;
+    if (audit_log_fold(rf->a->log, c->leaves, c->n, &m, 1, &first, &serr) != ST_OK)
+        return -1;
+    rf->leaves += c->n;
+    return ST_OK;
+}
+
+/* At open: what each journal holds beyond its mark (answered, not yet in the
+ * tree when hudumad stopped or crashed) is folded into the tree. */
+static int recover_journals(struct audit *a, char *err, size_t errlen)
+{
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/audit/" JOURNAL_DIR, a->dir);
+    DIR *d = opendir(dir);
+    if (!d)
+        return errno == ENOENT ? 0 : fail(err, errlen, "cannot read %s: %s", dir, strerror(errno));
+    struct refold rf = {a, 0};
+    int rc = 0;
+    for (struct dirent *e; rc == 0 && (e = readdir(d));) {
+        char *end;
+        if (strncmp(e->d_name, JOURNAL_PREFIX, strlen(JOURNAL_PREFIX)) != 0)
+            continue;
+        unsigned long index = strtoul(e->d_name + strlen(JOURNAL_PREFIX), &end, 10);
+        if (*end || index >= AUDIT_JOURNALS_MAX)
+            continue;
+        struct audit_journal_pos at;
+        struct st_err serr;
+        char path[700];
+        journal_path(a, (unsigned)index, path, sizeof path);
+        if (journal_mark(a, (unsigned)index, &at, &serr) != ST_OK ||
+            audit_journal_scan(path, (unsigned)index, &at, refold_chunk, &rf, &serr) != ST_OK)
+            rc =
+                fail(err, errlen, "the audit journal %s cannot be folded: %s", e->d_name, serr.msg);
+    }
+    closedir(d);
+    struct st_err serr;
+    if (rc == 0 && rf.leaves && audit_log_sync(a->log, &serr) != ST_OK)
+        rc = fail(err, errlen, "%s", serr.msg);
+    if (rc == 0 && rf.leaves)
+        log_warn("audit: leaves the journals held beyond the tree were folded in (the last stop "
+                 "was not clean)",
+                 "leaves=%llu", (unsigned long long)rf.leaves);
+    return rc;
+}
+
+/* At start: a journal for each ring, from where its mark says. */
+static int open_journals(struct audit *a, unsigned n, char *err, size_t errlen)
+{
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/audit/" JOURNAL_DIR, a->dir);
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return fail(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+    a->journals = calloc(n, sizeof *a->journals);
+    if (!a->journals)
+        return fail(err, errlen, "out of memory");
+    a->njournals = n;
+    for (unsigned i = 0; i < n; i++) {
+        struct audit_journal_pos at, was;
+        struct st_err serr;
+        char path[700], name[32];
+        unsigned char val[16];
+        journal_path(a, i, path, sizeof path);
+        audit_journal_mark_name(i, name);
+        if (journal_mark(a, i, &at, &serr) != ST_OK)
+            return fail(err, errlen, "%s", serr.msg);
+        was = at;
+        if (audit_journal_open(path, i, (uint64_t)AUDIT_JOURNAL_MB << 20, &at, &a->journals[i],
+                               &serr) != ST_OK)
+            return fail(err, errlen, "%s", serr.msg);
+        audit_journal_mark_put(&at, val);
+        if ((at.offset != was.offset || at.seq != was.seq || at.offset == 0) &&
+            audit_log_meta_put(a->log, name, val, sizeof val, &serr) != ST_OK)
+            return fail(err, errlen, "%s", serr.msg);
+        audit_folder_attach(a->folder, a->journals[i]);
+    }
+    return 0;
 }
 
 /* ---- opening: the log, its origin, its last checkpoint, the signer ----------------------- */
@@ -558,6 +682,8 @@ int audit_open(const char *register_dir, struct reg *r, const struct audit_optio
     pthread_condattr_destroy(&ca);
     int rc = open_log(register_dir, &a->log, err, errlen);
     if (rc == 0)
+        rc = recover_journals(a, err, errlen);
+    if (rc == 0)
         rc = load_origin(a, err, errlen);
     if (rc == 0)
         rc = check_last_checkpoint(a, err, errlen);
@@ -582,12 +708,14 @@ int audit_open(const char *register_dir, struct reg *r, const struct audit_optio
     return 0;
 }
 
-int audit_start(struct audit *a, void (*after_batch)(void *ctx), void *ctx, char *err,
-                size_t errlen)
+int audit_start(struct audit *a, unsigned nrings, void (*after_sync)(void *ctx), void *ctx,
+                char *err, size_t errlen)
 {
     struct st_err serr;
-    if (audit_committer_start(a->log, after_batch, ctx, &a->committer, &serr) != ST_OK)
+    if (audit_folder_start(a->log, after_sync, ctx, &a->folder, &serr) != ST_OK)
         return fail(err, errlen, "%s", serr.msg);
+    if (a->opt.enabled && open_journals(a, nrings, err, errlen) != 0)
+        return -1;
     int e = pthread_create(&a->thread, NULL, checkpointer_main, a);
     if (e != 0)
         return fail(err, errlen, "cannot start the checkpointer: %s", strerror(e));
@@ -600,8 +728,15 @@ void audit_stop(struct audit *a)
 {
     if (!a || !a->opened)
         return;
-    audit_committer_stop(a->committer); /* every ticket is done */
-    a->committer = NULL;
+    struct audit_fold_stats st;
+    audit_stats(a, &st);
+    if (st.chunks)
+        log_info("audit: leaves written and folded",
+                 "leaves=%llu writes=%llu folds=%llu syncs=%llu", (unsigned long long)st.leaves,
+                 (unsigned long long)st.chunks, (unsigned long long)st.folds,
+                 (unsigned long long)st.syncs);
+    audit_folder_stop(a->folder); /* after the rings: every written leaf is folded */
+    a->folder = NULL;
     if (a->thread_started) {
         pthread_mutex_lock(&a->lock);
         a->stopping = true;
@@ -621,6 +756,9 @@ void audit_close(struct audit *a)
     if (!a)
         return;
     audit_stop(a);
+    for (unsigned i = 0; i < a->njournals; i++)
+        audit_journal_close(a->journals[i]);
+    free(a->journals);
     audit_log_close(a->log);
     pthread_mutex_destroy(&a->lock);
     pthread_cond_destroy(&a->wake);
@@ -635,7 +773,7 @@ bool audit_enabled(const struct audit *a)
 
 /* ---- requests ------------------------------------------------------------------------ */
 
-int audit_submit(struct audit *a, const struct audit_request *req, struct audit_ticket *t)
+int audit_submit(struct audit *a, struct audit_journal *j, const struct audit_request *req)
 {
     struct audit_record r = {.time_ms = now_ms(), .result = req->status};
     snprintf(r.agency, sizeof r.agency, "%s", req->agency);
@@ -645,18 +783,32 @@ int audit_submit(struct audit *a, const struct audit_request *req, struct audit_
     r.has_subject = req->hn[0] != '\0';
     if (r.has_subject)
         audit_subject_of(a->kr, req->hn, r.subject);
-    int n = audit_leaf_format(&r, t->leaf, sizeof t->leaf);
+    char leaf[AUDIT_LEAF_MAX];
+    int n = audit_leaf_format(&r, leaf, sizeof leaf);
     if (n < 0) /* every field is bounded to fit: not reached */
         return -1;
-    t->len = (size_t)n;
-    t->has_subject = r.has_subject;
-    memcpy(t->subject, r.subject, AUDIT_SUBJECT_LEN);
-    audit_committer_submit(a->committer, t);
-    return 0;
+    return audit_journal_add(j, leaf, (size_t)n, r.has_subject ? r.subject : NULL) == ST_OK ? 0
+                                                                                            : -1;
+}
+
+struct audit_journal *audit_journal_of(struct audit *a, unsigned ring)
+{
+    return ring < a->njournals ? a->journals[ring] : NULL;
+}
+
+void audit_push(struct audit *a, struct audit_chunk *c)
+{
+    audit_folder_push(a->folder, c);
 }
 
 struct audit_log *audit_log_of(struct audit *a)
 {
+    struct st_err serr;
+    if (a->folder && audit_folder_settle(a->folder, &serr) != ST_OK) {
+        char clean[300];
+        log_error("audit: the tree lags its journals: the fold is failing", "error=\"%s\"",
+                  log_clean(serr.msg, clean, sizeof clean));
+    }
     return a->log;
 }
 
@@ -678,9 +830,9 @@ char *audit_latest_checkpoint(struct audit *a, size_t *len)
     return copy;
 }
 
-void audit_stats(struct audit *a, struct audit_commit_stats *out)
+void audit_stats(struct audit *a, struct audit_fold_stats *out)
 {
     memset(out, 0, sizeof *out);
-    if (a->committer)
-        audit_committer_stats(a->committer, out);
+    if (a->folder)
+        audit_folder_stats(a->folder, out);
 }

@@ -8,8 +8,8 @@
  *   audit_note.c    checkpoints in the C2SP tlog-checkpoint form inside a
  *                   signed note; ECDSA P-256 signatures (note type 0x02)
  *   audit_signer.c  the register's audit signing key (keys/) as a signer
- *   audit.c         the daemon: leaves of requests, group commit, the
- *                   checkpointer, administrative acts and their spool
+ *   audit.c         the daemon: leaves of requests into the rings' journals,
+ *                   the fold, the checkpointer, administrative acts and their spool
  *   audit_api.c     the auditor routes and the resident's access history
  *   audit_check.c   what huduma-audit verifies, and its verdicts
  *
@@ -185,26 +185,31 @@ struct audit;
 int audit_open(const char *register_dir, struct reg *r, const struct audit_options *o,
                const struct audit_signer *signer, const char *config_sha256, struct audit **out,
                char *err, size_t errlen);
-/* Starts the committer and the checkpointer; after_batch(ctx) runs on the
- * committer after each batch's tickets are done. */
-int audit_start(struct audit *a, void (*after_batch)(void *ctx), void *ctx, char *err,
-                size_t errlen);
-/* Signs a last checkpoint and stops both threads (every ticket is done). */
+/* Starts the fold and the checkpointer, and opens a journal for each of
+ * nrings rings (when logging is on); after_sync(ctx) runs on the fold's
+ * thread after each sync (a journal may have room again). */
+int audit_start(struct audit *a, unsigned nrings, void (*after_sync)(void *ctx), void *ctx,
+                char *err, size_t errlen);
+/* After the rings stopped: folds what they wrote, signs a last checkpoint
+ * and stops both threads. */
 void audit_stop(struct audit *a);
 void audit_close(struct audit *a);
 bool audit_enabled(const struct audit *a);
 
-/* Fills t's leaf from the request and submits it; t->done runs when it is
- * durable (or failed).  Network and worker threads; never blocks on the disk.
- * -1 (and no done) when no leaf could be made of it. */
-int audit_submit(struct audit *a, const struct audit_request *req, struct audit_ticket *t);
+/* Ring `ring`'s journal (NULL when logging is off). */
+struct audit_journal *audit_journal_of(struct audit *a, unsigned ring);
+/* Makes the request's leaf and queues it in journal j (its ring's thread);
+ * the ring writes it (storage.h, the audit journal).  -1: out of memory. */
+int audit_submit(struct audit *a, struct audit_journal *j, const struct audit_request *req);
+/* A chunk a ring's journal wrote, for the fold. */
+void audit_push(struct audit *a, struct audit_chunk *c);
 
-/* For the API (audit_api.c). */
+/* For the API (audit_api.c): the log, once every leaf written so far is in its tree. */
 struct audit_log *audit_log_of(struct audit *a);
 const struct keyring *audit_keyring(struct audit *a);
 /* The latest signed checkpoint (malloc'd text); NULL before the first. */
 char *audit_latest_checkpoint(struct audit *a, size_t *len);
-void audit_stats(struct audit *a, struct audit_commit_stats *out);
+void audit_stats(struct audit *a, struct audit_fold_stats *out);
 
 /* ---- administrative acts (audit.c) ---------------------------------------------------- */
 

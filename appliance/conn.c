@@ -22,13 +22,14 @@
  *
  * Answers are held for the audit log: an answer whose request must be
  * recorded waits in the connection's `held` queue until its leaf is durable
- * (the audit committer hands it back through the ring's completion list),
- * and any answer behind a held one waits too, so answers leave in order.
- * Meanwhile the next pipelined requests are read and answered into the same
- * queue (up to HOLD_MAX), so one connection can have several leaves in one
- * group commit.  A close asked for while answers are held happens once they
- * have left.  An answer whose leaf could not be written never leaves: a 500
- * storage_error takes its place and the connection closes.
+ * in the ring's own journal (storage.h: the ring queues the leaf, writes what
+ * is queued with one synced io_uring write whenever none is in flight, and
+ * that write's completion releases the answers it covered), and any answer
+ * behind a held one waits too, so answers leave in order.  Meanwhile the next
+ * pipelined requests are read and answered into the same queue (up to
+ * HOLD_MAX), so one connection can have several leaves in one write.  A close asked for while
+ * answers are held happens once they have left.  An answer whose leaf could not be written never
+ * leaves: a 500 storage_error takes its place and the connection closes.
  */
 #include "server.h"
 
@@ -80,6 +81,7 @@ struct conn {
     struct timespec request_t0;
     struct job job;                     /* the request at a worker, when busy */
     struct held *held_head, *held_tail; /* answers waiting for audit leaves, in order */
+    struct conn *release_next;          /* conn_journal_written's list (itself: its end) */
     unsigned nheld;
     bool hold_close;  /* close once the held answers have left */
     bool held_failed; /* a leaf failed: the answers after it are dropped */
@@ -478,13 +480,12 @@ static char *error_json(const char *code, const char *message)
 /* ---- answers held for their audit leaves ---------------------------------------------- */
 
 struct held {
-    struct job job; /* first: the ring hands it back as a job (finish = held_finish) */
-    struct audit_ticket ticket;
-    struct held *next;
-    bool durable;     /* its leaf is durable (or it had none): it may leave */
-    atomic_bool done; /* set by the committer's thread before the job is queued */
-    int rc;           /* ST_OK, or why its leaf was not written */
-    char *msg;        /* the answer's bytes */
+    struct held *next;         /* the connection's held answers, in order */
+    struct held *journal_next; /* the ring's answers waiting for its journal */
+    struct conn *conn;
+    bool durable; /* its leaf is durable (or it had none): it may leave */
+    int rc;       /* ST_OK, or why its leaf was not written */
+    char *msg;    /* the answer's bytes */
     size_t len;
 };
 
@@ -549,29 +550,57 @@ static void held_release(struct conn *c)
         c->hold_close = false;
         conn_finish(c, true);
     }
-    /* The next held answer's leaf was in the same batch: its job is queued
-     * and will come back at once, so the answers of one batch leave in one
-     * send rather than the first alone and the rest after it. */
-    if (c->held_head && atomic_load_explicit(&c->held_head->done, memory_order_acquire))
-        return;
     conn_advance(c);
 }
 
-static void held_finish(struct job *job)
+/* ---- the ring's audit journal ------------------------------------------------------ */
+
+void conn_journal_flush(struct ring *r)
 {
-    struct held *h = (struct held *)job;
-    h->durable = true;
-    held_release(h->job.conn);
+    struct audit_journal_write w;
+    if (!audit_journal_prepare(r->journal, &w))
+        return;
+    struct io_uring_sqe *sqe = ring_sqe(r);
+    io_uring_prep_write(sqe, audit_journal_fd(r->journal), w.buf, (unsigned)w.len, w.file_offset);
+    io_uring_sqe_set_data64(sqe, RING_TAG(NULL, OP_JOURNAL));
 }
 
-/* The committer's thread: the leaf is durable (or failed); back to the ring. */
-static void held_ticket_done(struct audit_ticket *t, int rc, uint64_t index)
+/* The write ended: its leaves are durable (or not), and so their answers may
+ * leave (or are withheld).  Each connection is released once, after all of
+ * its answers in the write are marked, so that they leave in one send. */
+void conn_journal_written(struct ring *r, int res)
 {
-    (void)index;
-    struct held *h = (struct held *)((char *)t - offsetof(struct held, ticket));
-    h->rc = rc;
-    atomic_store_explicit(&h->done, true, memory_order_release);
-    ring_job_queue(h->job.ring, &h->job);
+    struct audit *log = r->srv->audit;
+    size_t n = audit_journal_inflight(r->journal);
+    struct audit_chunk *chunk = NULL;
+    struct st_err err;
+    int rc = audit_journal_complete(r->journal, res, &chunk, &err);
+    if (rc != ST_OK) {
+        char clean[300];
+        log_error("audit journal write failed: its answers are withheld", "ring=%u error=\"%s\"",
+                  r->index, log_clean(err.msg, clean, sizeof clean));
+    }
+    if (chunk)
+        audit_push(log, chunk);
+    struct conn *release = NULL;
+    for (size_t i = 0; i < n && r->journal_head; i++) {
+        struct held *h = r->journal_head;
+        r->journal_head = h->journal_next;
+        if (!r->journal_head)
+            r->journal_tail = NULL;
+        h->durable = true;
+        h->rc = rc;
+        if (!h->conn->release_next && release != h->conn) {
+            h->conn->release_next = release ? release : h->conn; /* self: the list's end */
+            release = h->conn;
+        }
+    }
+    while (release) {
+        struct conn *c = release;
+        release = c->release_next == c ? NULL : c->release_next;
+        c->release_next = NULL;
+        held_release(c);
+    }
 }
 
 /* Holds an answer (taking msg) when its leaf must be written first, or when
@@ -579,20 +608,19 @@ static void held_ticket_done(struct audit_ticket *t, int rc, uint64_t index)
 static bool conn_hold(struct conn *c, char *msg, size_t len, const struct audit_request *audit)
 {
     struct audit *log = c->ring->srv->audit;
-    bool record = audit && audit->wanted && audit_enabled(log);
+    bool record = audit && audit->wanted && audit_enabled(log) && c->ring->journal;
     if (!record && !c->nheld)
         return false;
     struct held *h = calloc(1, sizeof *h);
-    if (!h) {
+    if (!h || (record && audit_submit(log, c->ring->journal, audit) != 0)) {
+        free(h);
         explicit_bzero(msg, len);
         free(msg);
         log_error("connection dropped: out of memory", "conn=%u", c->id);
-        conn_close_now(c);
+        conn_close_now(c); /* no answer without its record */
         return true;
     }
-    h->job.ring = c->ring;
-    h->job.conn = c;
-    h->job.finish = held_finish;
+    h->conn = c;
     h->msg = msg;
     h->len = len;
     h->durable = !record;
@@ -603,11 +631,12 @@ static bool conn_hold(struct conn *c, char *msg, size_t len, const struct audit_
     c->held_tail = h;
     c->nheld++;
     if (record) {
-        h->ticket.done = held_ticket_done;
-        if (audit_submit(log, audit, &h->ticket) != 0) {
-            h->durable = true;
-            h->rc = ST_INVALID;
-        }
+        struct ring *r = c->ring;
+        if (r->journal_tail)
+            r->journal_tail->journal_next = h;
+        else
+            r->journal_head = h;
+        r->journal_tail = h;
     }
     return true;
 }

@@ -253,10 +253,12 @@ static int serve(const struct config *cfg, const char *config_sha, struct daemon
     if (server_new(cfg, reg, agencies, api, metrics, &srv, err, sizeof err) == 0) {
         srv->ratelimit = ratelimit;
         srv->audit = audit;
-        if (audit_start(audit, server_audit_batch_done, srv, err, sizeof err) != 0) {
+        if (audit_start(audit, srv->nrings, server_audit_synced, srv, err, sizeof err) != 0) {
             server_free(srv);
             srv = NULL;
         }
+        for (unsigned i = 0; srv && i < srv->nrings; i++)
+            srv->rings[i]->journal = audit_journal_of(audit, i);
     }
     if (!srv || server_run(srv, err, sizeof err) != 0) {
         log_error("cannot serve", "error=\"%s\"", log_clean(err, clean, sizeof clean));

@@ -303,7 +303,7 @@ void ring_wake(struct ring *r)
     (void)n; /* a full counter still wakes the ring */
 }
 
-void ring_job_queue(struct ring *r, struct job *job)
+void ring_job_done(struct ring *r, struct job *job)
 {
     job->next = NULL;
     pthread_mutex_lock(&r->done_lock);
@@ -313,13 +313,6 @@ void ring_job_queue(struct ring *r, struct job *job)
         r->done_head = job;
     r->done_tail = job;
     pthread_mutex_unlock(&r->done_lock);
-    atomic_store(&r->wake_pending, true);
-}
-
-void ring_job_done(struct ring *r, struct job *job)
-{
-    ring_job_queue(r, job);
-    atomic_store(&r->wake_pending, false);
     ring_wake(r);
 }
 
@@ -516,6 +509,10 @@ static void handle(struct ring *r, const struct io_uring_cqe *cqe)
     case OP_TICK:
         on_tick(r);
         break;
+    case OP_JOURNAL:
+        conn_journal_written(r, cqe->res);
+        break;
+
     default: /* close, cancel, shutdown: nothing to do */
         break;
     }
@@ -527,7 +524,10 @@ static void loop(struct ring *r)
     arm_accept(r);
     arm_wake(r);
     arm_tick(r);
-    while (!(r->draining && r->nconns == 0 && !r->accept_armed && r->installing == 0)) {
+    while (!(r->draining && r->nconns == 0 && !r->accept_armed && r->installing == 0 &&
+             !(r->journal && audit_journal_busy(r->journal)))) {
+        if (r->journal)
+            conn_journal_flush(r);
         int rc = io_uring_submit_and_wait(&r->uring, 1);
         if (rc < 0 && rc != -EINTR && rc != -ETIME && rc != -EAGAIN && rc != -EBUSY) {
             log_error("io_uring_submit_and_wait failed", "ring=%u err=\"%s\"", r->index,

@@ -13,9 +13,9 @@
  * The worker pool runs the requests that change the register (they wait for
  * a synced commit): a mutex-and-condition queue of jobs; each finished job
  * goes back to its ring through ring_job_done().  Answers waiting for their
- * audit leaf come back the same way from the audit committer, a batch at a
- * time: queued without a wake, then each ring woken once
- * (server_audit_batch_done).
+ * audit leaf never leave their ring: its own journal write releases them
+ * (conn.c); the audit fold wakes the rings after it syncs, in case one waited
+ * for room in its journal (server_audit_synced).
  */
 #include "server.h"
 
@@ -64,12 +64,11 @@ static void *worker_main(void *arg)
     }
 }
 
-/* After a batch of audit leaves: wake each ring that was handed answers. */
-void server_audit_batch_done(void *server)
+void server_audit_synced(void *server)
 {
     struct server *s = server;
     for (unsigned i = 0; i < s->nrings; i++)
-        if (atomic_exchange(&s->rings[i]->wake_pending, false))
+        if (s->rings[i] && s->rings[i]->journal)
             ring_wake(s->rings[i]);
 }
 

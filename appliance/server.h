@@ -119,7 +119,16 @@ void server_submit(struct server *s, struct job *job);
 
 /* ---- one event loop (ring.c) ------------------------------------------------------ */
 
-enum ring_op { OP_ACCEPT = 1, OP_INSTALL, OP_RECV, OP_SEND, OP_WAKE, OP_TICK, OP_IGNORE };
+enum ring_op {
+    OP_ACCEPT = 1,
+    OP_INSTALL,
+    OP_RECV,
+    OP_SEND,
+    OP_WAKE,
+    OP_TICK,
+    OP_JOURNAL,
+    OP_IGNORE
+};
 
 /* user_data of an SQE: a pointer (16-byte aligned) with the operation in its low bits */
 #define RING_TAG(ptr, op) ((uint64_t)(uintptr_t)(ptr) | (uint64_t)(op))
@@ -159,7 +168,10 @@ struct ring {
 
     pthread_mutex_t done_lock; /* worker -> ring: finished jobs */
     struct job *done_head, *done_tail;
-    atomic_bool wake_pending; /* jobs queued without a wake (ring_job_queue) */
+
+    /* the audit journal (NULL: no audit log) and the answers waiting for it (conn.c) */
+    struct audit_journal *journal;
+    struct held *journal_head, *journal_tail; /* in the order their leaves were queued */
 
     /* start-up hand-shake with server_run() */
     pthread_mutex_t start_lock;
@@ -175,10 +187,8 @@ void *ring_main(void *arg);
 void ring_wake(struct ring *r);
 /* Worker thread: hands a finished job back to the ring that owns its connection. */
 void ring_job_done(struct ring *r, struct job *job);
-/* The same without waking the ring: the audit committer queues a batch's jobs,
- * then server_audit_batch_done() wakes each ring that got any, once. */
-void ring_job_queue(struct ring *r, struct job *job);
-void server_audit_batch_done(void *server);
+/* After the audit fold synced (it may have made room in the journals): wakes every ring. */
+void server_audit_synced(void *server);
 /* Ring thread: a free SQE (submits to make room when the queue is full). */
 struct io_uring_sqe *ring_sqe(struct ring *r);
 char *ring_buffer(struct ring *r, unsigned id);
@@ -195,6 +205,10 @@ void conn_accepted(struct ring *r, unsigned slot, const struct sockaddr_storage 
 void conn_on_recv(struct conn *c, int res, unsigned flags);
 void conn_on_send(struct conn *c, int res);
 void conn_on_job_done(struct conn *c);
+/* The ring's audit journal: writes what is queued when no write is in flight
+ * (each turn of the loop), and the end of a write (releases its answers). */
+void conn_journal_flush(struct ring *r);
+void conn_journal_written(struct ring *r, int res);
 /* The periodic sweep: enforces this connection's deadlines. */
 void conn_sweep(struct conn *c);
 /* Shutdown began: idle connections close now, busy ones after their response. */

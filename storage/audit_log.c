@@ -45,7 +45,8 @@ struct audit_log {
     rocksdb_options_t *opts, *subject_opts;
     rocksdb_block_based_table_options_t *table;
     rocksdb_cache_t *cache;
-    rocksdb_writeoptions_t *wopts;
+    rocksdb_writeoptions_t *wopts;      /* synced when the log was opened so */
+    rocksdb_writeoptions_t *fold_wopts; /* never synced: audit_log_fold */
     rocksdb_readoptions_t *ropts;
     rocksdb_column_family_handle_t *cf[2];
     pthread_mutex_t append_lock; /* one append at a time; guards `edge` and the two below */
@@ -334,6 +335,7 @@ static void set_options(struct audit_log *log, bool create, bool sync)
     rocksdb_options_set_compression(log->subject_opts, rocksdb_no_compression);
     log->wopts = rocksdb_writeoptions_create();
     rocksdb_writeoptions_set_sync(log->wopts, sync);
+    log->fold_wopts = rocksdb_writeoptions_create();
     log->ropts = rocksdb_readoptions_create();
     rocksdb_readoptions_set_verify_checksums(log->ropts, 1);
 }
@@ -451,6 +453,8 @@ void audit_log_close(struct audit_log *log)
     rocksdb_block_based_options_destroy(log->table);
     rocksdb_cache_destroy(log->cache);
     rocksdb_writeoptions_destroy(log->wopts);
+    if (log->fold_wopts)
+        rocksdb_writeoptions_destroy(log->fold_wopts);
     rocksdb_readoptions_destroy(log->ropts);
     if (log->wb)
         rocksdb_writebatch_destroy(log->wb);
@@ -488,10 +492,11 @@ static void stage_subject(struct audit_log *log, rocksdb_writebatch_t *wb, const
     rocksdb_writebatch_put_cf(wb, log->cf[CF_SUBJECTS], (const char *)key, sizeof key, "", 0);
 }
 
-static int write_batch(struct audit_log *log, rocksdb_writebatch_t *wb, struct st_err *err)
+static int write_batch(struct audit_log *log, const rocksdb_writeoptions_t *wopts,
+                       rocksdb_writebatch_t *wb, struct st_err *err)
 {
     char *rerr = NULL;
-    rocksdb_write(log->db, log->wopts, wb, &rerr);
+    rocksdb_write(log->db, wopts, wb, &rerr);
     return rerr ? rocks_fail(rerr, "audit log write failed", err) : ST_OK;
 }
 
@@ -539,29 +544,26 @@ static unsigned char *stage_leaves(struct audit_log *log, struct batch_ctx *b,
     return v;
 }
 
-int audit_log_append(struct audit_log *log, const struct audit_leaf *leaves, size_t n,
-                     uint64_t *first, struct st_err *err)
-{
-    return audit_log_append_mark(log, leaves, n, NULL, NULL, 0, first, err);
-}
-
-int audit_log_append_mark(struct audit_log *log, const struct audit_leaf *leaves, size_t n,
-                          const char *name, const void *val, size_t len, uint64_t *first,
-                          struct st_err *err)
+static int append(struct audit_log *log, const struct audit_leaf *leaves, size_t n,
+                  const struct audit_mark *marks, size_t nmarks,
+                  const rocksdb_writeoptions_t *wopts, uint64_t *first, struct st_err *err)
 {
     if (check_leaves(leaves, n, err) != ST_OK)
         return ST_INVALID;
-    if (name && (!meta_name_ok(name) || strcmp(name, AUDIT_META_SIZE) == 0))
-        return fail(err, ST_INVALID, "a name of 1-32 bytes other than \"size\" is needed");
-    if (!n && !name)
-        return ST_OK;
+    for (size_t i = 0; i < nmarks; i++)
+        if (!meta_name_ok(marks[i].name) || strcmp(marks[i].name, AUDIT_META_SIZE) == 0)
+            return fail(err, ST_INVALID, "a name of 1-32 bytes other than \"size\" is needed");
     pthread_mutex_lock(&log->append_lock);
+    *first = log->edge.size;
+    if (!n && !nmarks) {
+        pthread_mutex_unlock(&log->append_lock);
+        return ST_OK;
+    }
     struct audit_range edge = log->edge;
     if (!log->wb)
         log->wb = rocksdb_writebatch_create();
     rocksdb_writebatch_clear(log->wb);
     struct batch_ctx b = {log->wb, log->cf[CF_TREE]};
-    *first = edge.size;
     size_t vlen = 0;
     unsigned char *v = n ? stage_leaves(log, &b, &edge, leaves, n, &vlen) : NULL;
     int rc = n && !v ? fail(err, ST_NOMEM, "out of memory") : ST_OK;
@@ -572,10 +574,11 @@ int audit_log_append_mark(struct audit_log *log, const struct audit_leaf *leaves
     be64_put(edge.size, size);
     rocksdb_writebatch_put_cf(b.wb, b.cf, (const char *)key, meta_key(AUDIT_META_SIZE, key),
                               (const char *)size, sizeof size);
-    if (name)
-        rocksdb_writebatch_put_cf(b.wb, b.cf, (const char *)key, meta_key(name, key), val, len);
+    for (size_t i = 0; i < nmarks; i++)
+        rocksdb_writebatch_put_cf(b.wb, b.cf, (const char *)key, meta_key(marks[i].name, key),
+                                  marks[i].val, marks[i].len);
     if (rc == ST_OK)
-        rc = write_batch(log, b.wb, err);
+        rc = write_batch(log, wopts, b.wb, err);
     if (rc == ST_OK) {
         uint8_t root[AUDIT_HASH_LEN];
         audit_range_root(&edge, root);
@@ -587,6 +590,34 @@ int audit_log_append_mark(struct audit_log *log, const struct audit_leaf *leaves
     }
     pthread_mutex_unlock(&log->append_lock);
     return rc;
+}
+
+int audit_log_append(struct audit_log *log, const struct audit_leaf *leaves, size_t n,
+                     uint64_t *first, struct st_err *err)
+{
+    return append(log, leaves, n, NULL, 0, log->wopts, first, err);
+}
+
+int audit_log_append_mark(struct audit_log *log, const struct audit_leaf *leaves, size_t n,
+                          const char *name, const void *val, size_t len, uint64_t *first,
+                          struct st_err *err)
+{
+    struct audit_mark m = {name, val, len};
+    return append(log, leaves, n, &m, name ? 1 : 0, log->wopts, first, err);
+}
+
+int audit_log_fold(struct audit_log *log, const struct audit_leaf *leaves, size_t n,
+                   const struct audit_mark *marks, size_t nmarks, uint64_t *first,
+                   struct st_err *err)
+{
+    return append(log, leaves, n, marks, nmarks, log->fold_wopts, first, err);
+}
+
+int audit_log_sync(struct audit_log *log, struct st_err *err)
+{
+    char *rerr = NULL;
+    rocksdb_flush_wal(log->db, 1, &rerr);
+    return rerr ? rocks_fail(rerr, "audit log sync failed", err) : ST_OK;
 }
 
 /* ---- reading the tree ------------------------------------------------------------------ */
@@ -815,7 +846,7 @@ int audit_log_meta_put(struct audit_log *log, const char *name, const void *val,
     rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
     rocksdb_writebatch_put_cf(wb, log->cf[CF_TREE], (const char *)key, meta_key(name, key), val,
                               len);
-    int rc = write_batch(log, wb, err);
+    int rc = write_batch(log, log->wopts, wb, err);
     rocksdb_writebatch_destroy(wb);
     return rc;
 }

@@ -408,35 +408,113 @@ int audit_log_meta_get(struct audit_log *log, const char *name, char **val, size
 int audit_log_meta_put(struct audit_log *log, const char *name, const void *val, size_t len,
                        struct st_err *err);
 
-/* Group commit (storage/audit_commit.c): a thread that takes every leaf
- * submitted since its last commit and appends them in one synced batch, so one
- * WAL sync serves them all.  A ticket is the caller's memory until its done()
- * is called, on the committer's thread: rc ST_OK and the leaf's index once it
- * is durable, or the failure.  after_batch(ctx), when given, runs once after
- * the done() calls of each batch. */
-struct audit_ticket {
-    struct audit_ticket *next;
-    void (*done)(struct audit_ticket *t, int rc, uint64_t index);
+/* Named values set in the same batch as an append (audit_log_fold). */
+struct audit_mark {
+    const char *name;
+    const void *val;
     size_t len;
-    bool has_subject;
-    uint8_t subject[AUDIT_SUBJECT_LEN];
-    char leaf[AUDIT_LEAF_MAX];
+};
+/* Appends as audit_log_append does, setting the marks in the same batch,
+ * without syncing: a crash may lose it whole (never in part) until the next
+ * audit_log_sync().  For leaves already durable elsewhere (the journal). */
+int audit_log_fold(struct audit_log *log, const struct audit_leaf *leaves, size_t n,
+                   const struct audit_mark *marks, size_t nmarks, uint64_t *first,
+                   struct st_err *err);
+/* Makes every append so far durable. */
+int audit_log_sync(struct audit_log *log, struct st_err *err);
+
+/* ---- the audit journal (storage/audit_journal.c) -----------------------------------
+ * Where a leaf becomes durable first: a circular, preallocated file per writer
+ * thread, written one synced write at a time (by the caller: hudumad's rings
+ * through io_uring), read back after a crash from the position the log last
+ * folded.  A position: the linear offset of the next record and its number. */
+#define AUDIT_JOURNAL_BLOCK 4096
+#define AUDIT_JOURNAL_MB    64 /* a journal's default size */
+
+struct audit_journal_pos {
+    uint64_t offset, seq;
 };
 
-struct audit_committer;
-
-struct audit_commit_stats {
-    uint64_t batches, leaves, failed, largest_batch;
-    char last_error[256]; /* why the last failed batch failed ("" when none did) */
+/* Leaves written, handed to the fold.  leaves[] point into the chunk itself. */
+struct audit_chunk {
+    struct audit_chunk *next;
+    unsigned journal;             /* which journal wrote them */
+    struct audit_journal_pos end; /* the journal's position after them */
+    size_t n, bytes;
+    struct audit_leaf leaves[];
 };
+void audit_chunk_free(struct audit_chunk *c);
 
-int audit_committer_start(struct audit_log *log, void (*after_batch)(void *ctx), void *ctx,
-                          struct audit_committer **out, struct st_err *err);
-/* Any thread; never blocks on the disk. */
-void audit_committer_submit(struct audit_committer *c, struct audit_ticket *t);
-/* Commits what was submitted before, then stops the thread and frees c. */
-void audit_committer_stop(struct audit_committer *c);
-void audit_committer_stats(struct audit_committer *c, struct audit_commit_stats *out);
+struct audit_journal;
+/* Opens (making it when missing) the journal at path, of `capacity` bytes (a
+ * multiple of 4096), to write from *at: everything before *at must be folded.
+ * A file of another size is made anew, and *at->offset becomes 0. */
+int audit_journal_open(const char *path, unsigned index, uint64_t capacity,
+                       struct audit_journal_pos *at, struct audit_journal **out,
+                       struct st_err *err);
+void audit_journal_close(struct audit_journal *j);
+int audit_journal_fd(const struct audit_journal *j);
+unsigned audit_journal_index(const struct audit_journal *j);
+/* The writer's thread only.  Queues a copy of a leaf for the next write. */
+int audit_journal_add(struct audit_journal *j, const void *leaf, size_t len,
+                      const uint8_t *subject);
+size_t audit_journal_queued(const struct audit_journal *j);
+bool audit_journal_busy(const struct audit_journal *j);
+size_t audit_journal_inflight(const struct audit_journal *j); /* leaves in the write in flight */
+/* The next write: w->len bytes of w->buf at w->file_offset, making the first
+ * w->leaves queued leaves durable.  false: nothing queued, a write in flight,
+ * or no room until the fold reclaims some. */
+struct audit_journal_write {
+    const void *buf;
+    size_t len;
+    uint64_t file_offset;
+    size_t leaves;
+};
+bool audit_journal_prepare(struct audit_journal *j, struct audit_journal_write *w);
+/* The write's result (bytes written, or -errno).  ST_OK: its leaves are
+ * durable, and *chunk (NULL when it held none) is theirs, for the fold.
+ * Otherwise they are dropped, and the next write starts where it did. */
+int audit_journal_complete(struct audit_journal *j, long res, struct audit_chunk **chunk,
+                           struct st_err *err);
+/* prepare, pwrite, complete: for tools and tests.  ST_BUSY when full. */
+int audit_journal_write_sync(struct audit_journal *j, struct audit_chunk **chunk,
+                             struct st_err *err);
+struct audit_journal_pos audit_journal_tail(const struct audit_journal *j);
+/* Any thread: the records before `offset` are durably in the log. */
+void audit_journal_reclaim(struct audit_journal *j, uint64_t offset);
+/* Reads the records from *at on, giving them to fn a chunk at a time (the
+ * chunk is lent, not given); *at is left after the last whole record. */
+typedef int (*audit_chunk_fn)(void *ctx, struct audit_chunk *c);
+int audit_journal_scan(const char *path, unsigned index, struct audit_journal_pos *at,
+                       audit_chunk_fn fn, void *ctx, struct st_err *err);
+
+/* ---- the fold (storage/audit_fold.c) ------------------------------------------------
+ * A thread that appends the chunks the journals wrote to the log's tree, many
+ * at a time and unsynced, each journal's position marked in the same batch
+ * ("journal.<index>"); it syncs the log every fraction of a second, and then
+ * lets each attached journal reuse what was folded.  after_sync(ctx) runs
+ * after each sync (to wake writers waiting for room). */
+#define AUDIT_JOURNALS_MAX 64
+struct audit_folder;
+struct audit_fold_stats {
+    uint64_t chunks, leaves, folds, syncs, failed;
+    char last_error[256];
+};
+int audit_folder_start(struct audit_log *log, void (*after_sync)(void *ctx), void *ctx,
+                       struct audit_folder **out, struct st_err *err);
+/* The journal whose chunks carry this index may reuse what is folded. */
+void audit_folder_attach(struct audit_folder *f, struct audit_journal *j);
+/* Any thread; takes the chunk; never blocks on the disk. */
+void audit_folder_push(struct audit_folder *f, struct audit_chunk *c);
+/* Returns once everything pushed before the call is in the tree and synced. */
+int audit_folder_settle(struct audit_folder *f, struct st_err *err);
+/* Folds and syncs what was pushed, then stops the thread and frees f. */
+void audit_folder_stop(struct audit_folder *f);
+void audit_folder_stats(struct audit_folder *f, struct audit_fold_stats *out);
+/* The mark's name for journal `index` ("journal.<index>"), and its value. */
+void audit_journal_mark_name(unsigned index, char out[32]);
+void audit_journal_mark_put(const struct audit_journal_pos *at, unsigned char out[16]);
+int audit_journal_mark_get(const void *val, size_t len, struct audit_journal_pos *at);
 
 /* RFC 9162 arithmetic (storage/audit_merkle.c): pure functions, no database. */
 void audit_leaf_hash(const void *leaf, size_t len, uint8_t out[AUDIT_HASH_LEN]);

@@ -1,7 +1,8 @@
 /*
- * tests/bench/bench_audit.c - durable audit leaves per second: the group
- * committer of storage/audit_commit.c against one synced write per leaf, in
- * the same run (docs/BENCHMARKS.md, "The audit log").
+ * tests/bench/bench_audit.c - durable audit leaves per second: the
+ * journals and the fold of storage/audit_journal.c and audit_fold.c (the
+ * daemon's path) against one synced write per leaf, in the same run
+ * (docs/BENCHMARKS.md, "The audit log").
  *
  *   bench_audit DIR [--threads T] [--inflight K] [--seconds S]
  *
@@ -10,18 +11,17 @@
  * 260-byte lines shaped like a verification's, each with a subject.
  *   single  one thread appends one leaf per WriteBatch (audit_log_append),
  *           each synced before the next: what a log without group commit pays
- *   group   T threads each keep K leaves submitted to the committer (closed
- *           loop: a leaf that is durable is replaced by the next), which
- *           writes every leaf that arrived during the previous sync in one
- *           synced batch; the daemon's path
+ *   journal T threads each write K leaves at a time to a journal of their own
+ *           (one synced write each, as a ring of hudumad does), and the fold
+ *           appends what they wrote to the tree behind them; the daemon's path
  * Each mode runs S seconds (default 5).  At the end the tree must hold every
  * leaf appended, and its root must be the one recomputed from the leaves read
  * back; otherwise exit status 1.  One line per mode on stdout:
  *
- *   RESULT mode=group threads=T inflight=K leaves=N seconds=S leaves_per_sec=R
+ *   RESULT mode=journal threads=T inflight=K leaves=N seconds=S leaves_per_sec=R
  *          batches=B mean_batch=M p50_us=X p99_us=Y
  *
- * (p50 and p99: from a leaf's submission to its done(), i.e. to durable.)
+ * (p50 and p99: from a leaf's queuing to the end of its write, i.e. to durable.)
  */
 #include "storage/storage.h"
 
@@ -90,80 +90,57 @@ static uint64_t run_single(struct audit_log *log, double seconds)
     return n;
 }
 
-/* ---- group commit ------------------------------------------------------------------------- */
+/* ---- the journals and the fold: the daemon's path ----------------------------------------- */
 
-struct slot {
-    struct audit_ticket t;
-    struct submitter *owner;
-    double sent;
-};
+static uint32_t *lat_us; /* every leaf's latency to durable, of every writer */
 
-struct submitter {
+struct writer {
     pthread_t tid;
-    struct audit_committer *c;
-    struct slot *slots;
+    struct audit_folder *fold;
+    struct audit_journal *j;
     unsigned k;
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    struct slot **ready; /* done, to resubmit */
-    unsigned nready;
-    unsigned outstanding;
-    uint64_t base, made;
+    uint64_t base, made, writes;
     double deadline;
     int failed;
+    uint32_t *lat;
+    size_t nlat, lat_cap;
+    char error[256];
 };
 
-static _Atomic uint64_t lat_n;
-static uint32_t *lat_us;
-
-static void done(struct audit_ticket *t, int rc, uint64_t index)
+/* K leaves queued, one synced write, the chunk to the fold; again until the deadline. */
+static void *writer_main(void *arg)
 {
-    (void)index;
-    struct slot *s = (struct slot *)t;
-    struct submitter *w = s->owner;
-    uint64_t i = atomic_fetch_add(&lat_n, 1);
-    if (i < LAT_MAX)
-        lat_us[i] = (uint32_t)((now_s() - s->sent) * 1e6);
-    pthread_mutex_lock(&w->lock);
-    w->failed |= rc != ST_OK;
-    w->ready[w->nready++] = s;
-    w->outstanding--;
-    pthread_cond_signal(&w->cond);
-    pthread_mutex_unlock(&w->lock);
-}
-
-static void submit(struct submitter *w, struct slot *s)
-{
-    s->t.done = done;
-    s->t.len = make_leaf(w->base + w->made++, s->t.leaf, sizeof s->t.leaf);
-    s->t.has_subject = with_subject;
-    memset(s->t.subject, (int)(w->made & 0xff), AUDIT_SUBJECT_LEN);
-    s->sent = now_s();
-    audit_committer_submit(w->c, &s->t);
-}
-
-static void *submitter_main(void *arg)
-{
-    struct submitter *w = arg;
-    pthread_mutex_lock(&w->lock);
-    for (unsigned i = 0; i < w->k; i++) {
-        w->outstanding++;
-        pthread_mutex_unlock(&w->lock);
-        submit(w, &w->slots[i]);
-        pthread_mutex_lock(&w->lock);
+    struct writer *w = arg;
+    char leaf[AUDIT_LEAF_MAX];
+    uint8_t subject[AUDIT_SUBJECT_LEN];
+    while (!w->failed && now_s() < w->deadline) {
+        double sent = now_s();
+        for (unsigned i = 0; i < w->k; i++) {
+            size_t len = make_leaf(w->base + w->made + i, leaf, sizeof leaf);
+            memset(subject, (int)((w->made + i) & 0xff), AUDIT_SUBJECT_LEN);
+            if (audit_journal_add(w->j, leaf, len, with_subject ? subject : NULL) != ST_OK)
+                w->failed = 1;
+        }
+        struct st_err err;
+        while (!w->failed && audit_journal_queued(w->j)) {
+            struct audit_chunk *c = NULL;
+            int rc = audit_journal_write_sync(w->j, &c, &err);
+            if (rc == ST_BUSY) /* full: the fold syncs, the journal gets room */
+                rc = audit_folder_settle(w->fold, &err);
+            else if (rc == ST_OK)
+                w->writes++;
+            if (rc != ST_OK) {
+                w->failed = 1;
+                snprintf(w->error, sizeof w->error, "%s", err.msg);
+            }
+            if (c)
+                audit_folder_push(w->fold, c);
+        }
+        uint32_t us = (uint32_t)((now_s() - sent) * 1e6);
+        for (unsigned i = 0; i < w->k && w->nlat < w->lat_cap; i++)
+            w->lat[w->nlat++] = us;
+        w->made += w->k;
     }
-    while (w->outstanding > 0 || w->nready > 0) {
-        while (w->nready == 0)
-            pthread_cond_wait(&w->cond, &w->lock);
-        struct slot *s = w->ready[--w->nready];
-        if (now_s() >= w->deadline)
-            continue;
-        w->outstanding++;
-        pthread_mutex_unlock(&w->lock);
-        submit(w, s);
-        pthread_mutex_lock(&w->lock);
-    }
-    pthread_mutex_unlock(&w->lock);
     return NULL;
 }
 
@@ -173,57 +150,72 @@ static int cmp_u32(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static uint64_t run_group(struct audit_log *log, unsigned threads, unsigned k, double seconds,
-                          uint64_t base)
+static uint64_t run_journals(struct audit_log *log, const char *dir, unsigned threads, unsigned k,
+                             double seconds, uint64_t base)
 {
-    struct audit_committer *c;
+    struct audit_folder *fold;
     struct st_err err;
-    if (audit_committer_start(log, NULL, NULL, &c, &err) != ST_OK) {
+    if (audit_folder_start(log, NULL, NULL, &fold, &err) != ST_OK) {
         fprintf(stderr, "bench_audit: %s\n", err.msg);
         exit(1);
     }
-    struct submitter *w = calloc(threads, sizeof *w);
+    struct writer *w = calloc(threads, sizeof *w);
+    for (unsigned i = 0; i < threads; i++) { /* made before the clock starts */
+        char path[600];
+        snprintf(path, sizeof path, "%s/journal-%u", dir, i);
+        struct audit_journal_pos at = {0, 0};
+        if (audit_journal_open(path, i, (uint64_t)AUDIT_JOURNAL_MB << 20, &at, &w[i].j, &err) !=
+            ST_OK) {
+            fprintf(stderr, "bench_audit: %s\n", err.msg);
+            exit(1);
+        }
+        audit_folder_attach(fold, w[i].j);
+    }
     double t0 = now_s(), c0 = cpu_s();
     for (unsigned i = 0; i < threads; i++) {
-        w[i].c = c;
+        w[i].fold = fold;
         w[i].k = k;
-        w[i].slots = calloc(k, sizeof *w[i].slots);
-        w[i].ready = calloc(k, sizeof *w[i].ready);
         w[i].base = base + ((uint64_t)i << 40);
         w[i].deadline = t0 + seconds;
-        for (unsigned j = 0; j < k; j++)
-            w[i].slots[j].owner = &w[i];
-        pthread_mutex_init(&w[i].lock, NULL);
-        pthread_cond_init(&w[i].cond, NULL);
-        pthread_create(&w[i].tid, NULL, submitter_main, &w[i]);
+        w[i].lat_cap = LAT_MAX / threads;
+        w[i].lat = calloc(w[i].lat_cap, sizeof *w[i].lat);
+        pthread_create(&w[i].tid, NULL, writer_main, &w[i]);
     }
-    uint64_t made = 0;
+    uint64_t made = 0, writes = 0;
+    size_t n = 0;
     int failed = 0;
     for (unsigned i = 0; i < threads; i++) {
         pthread_join(w[i].tid, NULL);
         made += w[i].made;
-        failed |= w[i].failed;
-        free(w[i].slots);
-        free(w[i].ready);
+        writes += w[i].writes;
+        if (w[i].failed)
+            fprintf(stderr, "bench_audit: writer %u: %s\n", i, w[i].error), failed = 1;
+        memcpy(lat_us + n, w[i].lat, w[i].nlat * sizeof *lat_us);
+        n += w[i].nlat;
+        free(w[i].lat);
     }
-    double s = now_s() - t0, cpu = cpu_s() - c0;
-    struct audit_commit_stats st;
-    audit_committer_stats(c, &st);
-    audit_committer_stop(c);
+    double s = now_s() - t0;
+    if (audit_folder_settle(fold, &err) != ST_OK)
+        fprintf(stderr, "bench_audit: %s\n", err.msg), failed = 1;
+    double cpu = cpu_s() - c0; /* the fold's share included */
+    struct audit_fold_stats st;
+    audit_folder_stats(fold, &st);
+    audit_folder_stop(fold);
+    for (unsigned i = 0; i < threads; i++)
+        audit_journal_close(w[i].j);
     free(w);
     if (failed || st.leaves != made) {
-        fprintf(stderr, "bench_audit: %llu leaves made, %llu committed (%s)\n",
+        fprintf(stderr, "bench_audit: %llu leaves made, %llu folded (%s)\n",
                 (unsigned long long)made, (unsigned long long)st.leaves, st.last_error);
         exit(1);
     }
-    uint64_t n = atomic_load(&lat_n) < LAT_MAX ? atomic_load(&lat_n) : LAT_MAX;
     qsort(lat_us, n, sizeof *lat_us, cmp_u32);
-    printf("RESULT mode=group threads=%u inflight=%u leaves=%llu seconds=%.2f leaves_per_sec=%.0f "
-           "batches=%llu mean_batch=%.1f p50_us=%u p99_us=%u cpu_us_per_leaf=%.2f\n",
-           threads, k, (unsigned long long)made, s, (double)made / s,
-           (unsigned long long)st.batches, st.batches ? (double)made / (double)st.batches : 0,
-           n ? lat_us[n / 2] : 0, n ? lat_us[n * 99 / 100] : 0,
-           made ? cpu * 1e6 / (double)made : 0);
+    printf("RESULT mode=journal threads=%u inflight=%u leaves=%llu seconds=%.2f "
+           "leaves_per_sec=%.0f batches=%llu mean_batch=%.1f p50_us=%u p99_us=%u "
+           "cpu_us_per_leaf=%.2f\n",
+           threads, k, (unsigned long long)made, s, (double)made / s, (unsigned long long)writes,
+           writes ? (double)made / (double)writes : 0, n ? lat_us[n / 2] : 0,
+           n ? lat_us[n * 99 / 100] : 0, made ? cpu * 1e6 / (double)made : 0);
     return made;
 }
 
@@ -292,7 +284,7 @@ int main(int argc, char **argv)
         else
             dir = NULL;
     }
-    if (!dir || threads < 1 || threads > 256 || k < 1 || k > 4096 || seconds <= 0 ||
+    if (!dir || threads < 1 || threads > AUDIT_JOURNALS_MAX || k < 1 || k > 4096 || seconds <= 0 ||
         seconds > 600) {
         fprintf(stderr, "usage: bench_audit DIR [--threads T] [--inflight K] [--seconds S]\n");
         return 2;
@@ -303,13 +295,15 @@ int main(int argc, char **argv)
     }
     struct audit_log *log;
     struct st_err err;
-    if (audit_log_open(dir, true, true, &log, &err) != ST_OK) {
+    char db[600];
+    snprintf(db, sizeof db, "%s/db", dir);
+    if (audit_log_open(db, true, true, &log, &err) != ST_OK) {
         fprintf(stderr, "bench_audit: %s\n", err.msg);
         return 1;
     }
     lat_us = malloc(LAT_MAX * sizeof *lat_us);
     uint64_t total = run_single(log, seconds);
-    total += run_group(log, threads, k, seconds, total);
+    total += run_journals(log, dir, threads, k, seconds, total);
     check_tree(log, total);
     audit_log_close(log);
     free(lat_us);

@@ -85,8 +85,8 @@ static int time_opens(const char *dir, const struct keys_options *o, size_t n, d
     return 0;
 }
 
-static int time_tpm_signs(struct keyholder *h, size_t n, double deadline, double *ms,
-                          size_t *done, double *seconds)
+static int time_tpm_signs(struct keyholder *h, size_t n, double deadline, double *ms, size_t *done,
+                          double *seconds)
 {
     *done = 0;
     double start = now_s();

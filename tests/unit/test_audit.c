@@ -15,8 +15,7 @@
  *     the same bytes from what it stored.
  * The verifiers (RFC 9162 2.1.3.2 and 2.1.4.2) must accept all of those and
  * refuse each one changed: a flipped byte, a wrong index or size, a hash left
- * out or added.  The group committer is shown to put every leaf submitted while
- * a batch was being written into the next batch.
+ * out or added.  (The journals and the fold: test_audit_journal.c.)
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -777,103 +776,6 @@ static void test_open_finds_malformed_edge_leaf(void **state)
     damage_then_open(f, 800, false, "malformed");
 }
 
-/* ---- group commit ------------------------------------------------------------------------ */
-
-struct gc {
-    struct audit_ticket t[100];
-    uint64_t index[100];
-    int rc[100];
-    int done;
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    bool release;
-    int batches_seen;
-};
-
-static struct gc *the_gc; /* the tickets are the_gc->t[0..99] */
-
-static void ticket_done(struct audit_ticket *t, int rc, uint64_t index)
-{
-    struct gc *g = the_gc;
-    size_t i = (size_t)(t - g->t);
-    pthread_mutex_lock(&g->lock);
-    g->index[i] = index;
-    g->rc[i] = rc;
-    g->done++;
-    pthread_cond_broadcast(&g->cond);
-    /* the first leaf holds its batch's thread until the other 99 are queued */
-    while (i == 0 && !g->release)
-        pthread_cond_wait(&g->cond, &g->lock);
-    pthread_mutex_unlock(&g->lock);
-}
-
-static void after_batch(void *ctx)
-{
-    ((struct gc *)ctx)->batches_seen++;
-}
-
-static void test_group_commit(void **state)
-{
-    struct fx *f = *state;
-    struct gc *g = calloc(1, sizeof *g);
-    the_gc = g;
-    pthread_mutex_init(&g->lock, NULL);
-    pthread_cond_init(&g->cond, NULL);
-    struct audit_committer *c;
-    struct st_err err;
-    assert_int_equal(audit_committer_start(f->log, after_batch, g, &c, &err), ST_OK);
-    for (int i = 0; i < 100; i++) {
-        g->t[i].done = ticket_done;
-        g->t[i].len = (size_t)snprintf(g->t[i].leaf, sizeof g->t[i].leaf, "ticket %d", i);
-        g->t[i].has_subject = i % 2;
-        memset(g->t[i].subject, i % 2, AUDIT_SUBJECT_LEN);
-    }
-    audit_committer_submit(c, &g->t[0]);
-    pthread_mutex_lock(&g->lock);
-    while (g->done < 1) /* ticket 0 is committed, its thread held in done() */
-        pthread_cond_wait(&g->cond, &g->lock);
-    pthread_mutex_unlock(&g->lock);
-    for (int i = 1; i < 100; i++)
-        audit_committer_submit(c, &g->t[i]);
-    pthread_mutex_lock(&g->lock);
-    g->release = true;
-    pthread_cond_broadcast(&g->cond);
-    pthread_mutex_unlock(&g->lock);
-    audit_committer_stop(c); /* commits what was queued */
-    assert_int_equal(g->done, 100);
-    for (int i = 0; i < 100; i++) {
-        assert_int_equal(g->rc[i], ST_OK);
-        assert_int_equal(g->index[i], (uint64_t)i);
-    }
-    assert_int_equal(g->batches_seen, 2); /* 1, then the other 99 in one batch */
-    uint64_t size;
-    hash_t root;
-    audit_log_head(f->log, &size, root);
-    assert_int_equal(size, 100);
-    char *leaf;
-    size_t len;
-    assert_int_equal(audit_log_leaf(f->log, 57, &leaf, &len, &err), ST_OK);
-    assert_int_equal(len, strlen("ticket 57"));
-    assert_memory_equal(leaf, "ticket 57", len);
-    free(leaf);
-    pthread_mutex_destroy(&g->lock);
-    pthread_cond_destroy(&g->cond);
-    free(g);
-}
-
-static void test_group_commit_stats(void **state)
-{
-    struct fx *f = *state;
-    struct audit_committer *c;
-    struct st_err err;
-    assert_int_equal(audit_committer_start(f->log, NULL, NULL, &c, &err), ST_OK);
-    struct audit_commit_stats s;
-    audit_committer_stats(c, &s);
-    assert_int_equal(s.batches, 0);
-    assert_string_equal(s.last_error, "");
-    audit_committer_stop(c);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -891,8 +793,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_open_finds_missing_last_leaf, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_finds_malformed_edge_leaf, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_leaf_named_by_reads, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_group_commit_stats, setup, teardown),
     };
     return cmocka_run_group_tests_name("audit log (RFC 9162 tree in RocksDB)", tests, NULL, NULL);
 }

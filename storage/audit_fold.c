@@ -1,0 +1,364 @@
+/*
+ * storage/audit_fold.c - the fold: the leaves the journals made durable,
+ * appended to the log's Merkle tree behind the answers, many at a time.
+ *
+ * Writers (hudumad's rings) push each chunk their journal wrote; the thread
+ * takes everything queued, waiting FOLD_DELAY_MS for company first unless
+ * someone waits on it, and appends it in one unsynced WriteBatch that also
+ * records, for each journal, how far its records are now in the tree (the
+ * mark "journal.<index>": where reading must resume after a crash).  At
+ * most every SYNC_MS, and whenever asked (audit_folder_settle: before a
+ * checkpoint is signed, before the tree is read for an auditor), it syncs
+ * the log; only then may each journal reuse the space of what was folded,
+ * since a crash before the sync rolls the tree back to the last sync and
+ * the journal must still hold what followed.
+ *
+ * A failed append leaves the chunks queued and is tried again after
+ * RETRY_MS: the leaves are durable in their journals whatever happens, so
+ * nothing is lost; the tree only lags, and a settle reports the failure.
+ */
+#include "storage/audit_internal.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define FOLD_DELAY_MS 10  /* gather this long before a fold nobody waits for */
+#define SYNC_MS       200 /* sync at least this often while folding */
+#define RETRY_MS      100 /* after a failed append */
+
+struct journal_state {
+    struct audit_journal *journal;  /* attached: reclaimed after each sync */
+    bool seen;                      /* a chunk of it was folded */
+    struct audit_journal_pos folded; /* its position after the last fold */
+    uint64_t synced;                /* ...after the last sync */
+};
+
+struct audit_folder {
+    struct audit_log *log;
+    void (*after_sync)(void *ctx);
+    void *ctx;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t ready, settled;
+    struct audit_chunk *head, *tail;
+    bool sleeping, stop;
+    uint64_t pushed, synced; /* chunks pushed; chunks folded and synced */
+    uint64_t wanted;         /* a settle waits for synced >= this */
+    int last_rc;             /* of the last append or sync */
+    struct audit_fold_stats stats;
+    struct journal_state journals[AUDIT_JOURNALS_MAX];
+    struct audit_leaf *leaves; /* the fold's list, kept between folds */
+    size_t leaves_cap;
+    struct timespec last_sync;
+};
+
+static uint64_t ms_since(const struct timespec *t)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (uint64_t)((now.tv_sec - t->tv_sec) * 1000 + (now.tv_nsec - t->tv_nsec) / 1000000);
+}
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec pause = {0, (long)ms * 1000000L};
+    nanosleep(&pause, NULL);
+}
+
+/* ---- marks -------------------------------------------------------------------------- */
+
+void audit_journal_mark_name(unsigned index, char out[32])
+{
+    snprintf(out, 32, "journal.%u", index);
+}
+
+static void be64(uint64_t v, unsigned char *p)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (unsigned char)v;
+}
+
+static uint64_t be64_read(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+void audit_journal_mark_put(const struct audit_journal_pos *at, unsigned char out[16])
+{
+    be64(at->offset, out);
+    be64(at->seq, out + 8);
+}
+
+int audit_journal_mark_get(const void *val, size_t len, struct audit_journal_pos *at)
+{
+    if (len != 16)
+        return ST_CORRUPT;
+    at->offset = be64_read(val);
+    at->seq = be64_read((const unsigned char *)val + 8);
+    return ST_OK;
+}
+
+/* ---- the thread ------------------------------------------------------------------------ */
+
+/* Waits for chunks (or a settle, or the stop); takes every queued one. */
+static struct audit_chunk *take(struct audit_folder *f, uint64_t *taken, bool *urgent)
+{
+    pthread_mutex_lock(&f->lock);
+    while (!f->head && !f->stop && f->wanted <= f->synced) {
+        f->sleeping = true;
+        pthread_cond_wait(&f->ready, &f->lock);
+        f->sleeping = false;
+    }
+    if (f->head && !f->stop && f->wanted <= f->synced) {
+        pthread_mutex_unlock(&f->lock);
+        sleep_ms(FOLD_DELAY_MS);
+        pthread_mutex_lock(&f->lock);
+    }
+    struct audit_chunk *list = f->head;
+    f->head = f->tail = NULL;
+    *taken = f->pushed;
+    *urgent = f->stop || f->wanted > f->synced;
+    pthread_mutex_unlock(&f->lock);
+    return list;
+}
+
+static int fold(struct audit_folder *f, struct audit_chunk *list, struct st_err *err)
+{
+    size_t n = 0;
+    for (struct audit_chunk *c = list; c; c = c->next)
+        n += c->n;
+    if (n > f->leaves_cap) {
+        struct audit_leaf *grown = realloc(f->leaves, n * sizeof *grown);
+        if (!grown) {
+            snprintf(err->msg, sizeof err->msg, "out of memory");
+            return ST_NOMEM;
+        }
+        f->leaves = grown;
+        f->leaves_cap = n;
+    }
+    struct journal_state *js = f->journals;
+    size_t i = 0, nmarks = 0;
+    struct audit_mark marks[AUDIT_JOURNALS_MAX] = {{0}};
+    char names[AUDIT_JOURNALS_MAX][32];
+    unsigned char vals[AUDIT_JOURNALS_MAX][16];
+    unsigned last[AUDIT_JOURNALS_MAX]; /* per journal: its last chunk's end, in order */
+    struct audit_journal_pos ends[AUDIT_JOURNALS_MAX];
+    bool marked[AUDIT_JOURNALS_MAX] = {false};
+    for (struct audit_chunk *c = list; c; c = c->next) {
+        memcpy(f->leaves + i, c->leaves, c->n * sizeof c->leaves[0]);
+        i += c->n;
+        unsigned j = c->journal % AUDIT_JOURNALS_MAX;
+        if (!marked[j]) {
+            marked[j] = true;
+            last[nmarks++] = j;
+        }
+        ends[j] = c->end;
+    }
+    for (size_t k = 0; k < nmarks; k++) {
+        unsigned j = last[k];
+        audit_journal_mark_name(j, names[k]);
+        audit_journal_mark_put(&ends[j], vals[k]);
+        marks[k] = (struct audit_mark){names[k], vals[k], sizeof vals[k]};
+    }
+    uint64_t first;
+    int rc = audit_log_fold(f->log, f->leaves, n, marks, nmarks, &first, err);
+    if (rc == ST_OK)
+        for (size_t k = 0; k < nmarks; k++) {
+            js[last[k]].folded = ends[last[k]];
+            js[last[k]].seen = true;
+        }
+    return rc;
+}
+
+static int sync_and_reclaim(struct audit_folder *f, struct st_err *err)
+{
+    int rc = audit_log_sync(f->log, err);
+    if (rc != ST_OK)
+        return rc;
+    clock_gettime(CLOCK_MONOTONIC, &f->last_sync);
+    pthread_mutex_lock(&f->lock);
+    f->stats.syncs++;
+    for (unsigned j = 0; j < AUDIT_JOURNALS_MAX; j++)
+        if (f->journals[j].seen && f->journals[j].journal)
+            audit_journal_reclaim(f->journals[j].journal, f->journals[j].folded.offset);
+    pthread_mutex_unlock(&f->lock);
+    if (f->after_sync)
+        f->after_sync(f->ctx);
+    return ST_OK;
+}
+
+static void record(struct audit_folder *f, int rc, const struct st_err *err, uint64_t taken,
+                   bool synced)
+{
+    pthread_mutex_lock(&f->lock);
+    f->last_rc = rc;
+    if (rc != ST_OK) {
+        f->stats.failed++;
+        snprintf(f->stats.last_error, sizeof f->stats.last_error, "%s", err->msg);
+    } else if (synced && taken > f->synced) {
+        f->synced = taken;
+    }
+    pthread_cond_broadcast(&f->settled);
+    pthread_mutex_unlock(&f->lock);
+}
+
+/* Puts chunks that could not be folded back at the head of the queue. */
+static void requeue(struct audit_folder *f, struct audit_chunk *list)
+{
+    struct audit_chunk *end = list;
+    while (end->next)
+        end = end->next;
+    pthread_mutex_lock(&f->lock);
+    end->next = f->head;
+    f->head = list;
+    if (!f->tail)
+        f->tail = end;
+    pthread_mutex_unlock(&f->lock);
+}
+
+static void *folder_main(void *arg)
+{
+    struct audit_folder *f = arg;
+    for (;;) {
+        uint64_t taken;
+        bool urgent;
+        struct audit_chunk *list = take(f, &taken, &urgent);
+        struct st_err err = {0};
+        int rc = list ? fold(f, list, &err) : ST_OK;
+        size_t n = 0, chunks = 0;
+        for (struct audit_chunk *c = list; c; c = c->next)
+            n += c->n, chunks++;
+        if (rc != ST_OK) {
+            record(f, rc, &err, taken, false);
+            requeue(f, list);
+            sleep_ms(RETRY_MS);
+            continue;
+        }
+        pthread_mutex_lock(&f->lock);
+        f->stats.chunks += chunks;
+        f->stats.leaves += n;
+        f->stats.folds += list ? 1 : 0;
+        bool stop = f->stop && !f->head;
+        pthread_mutex_unlock(&f->lock);
+        while (list) {
+            struct audit_chunk *next = list->next;
+            audit_chunk_free(list);
+            list = next;
+        }
+        bool sync = urgent || ms_since(&f->last_sync) >= SYNC_MS;
+        if (sync)
+            rc = sync_and_reclaim(f, &err);
+        record(f, rc, &err, taken, sync && rc == ST_OK);
+        if (stop && rc == ST_OK)
+            return NULL;
+        if (rc != ST_OK)
+            sleep_ms(RETRY_MS);
+    }
+}
+
+/* ---- the rest ------------------------------------------------------------------------------ */
+
+int audit_folder_start(struct audit_log *log, void (*after_sync)(void *ctx), void *ctx,
+                       struct audit_folder **out, struct st_err *err)
+{
+    struct audit_folder *f = calloc(1, sizeof *f);
+    if (!f) {
+        snprintf(err->msg, sizeof err->msg, "out of memory");
+        return ST_NOMEM;
+    }
+    f->log = log;
+    f->after_sync = after_sync;
+    f->ctx = ctx;
+    clock_gettime(CLOCK_MONOTONIC, &f->last_sync);
+    pthread_mutex_init(&f->lock, NULL);
+    pthread_cond_init(&f->ready, NULL);
+    pthread_cond_init(&f->settled, NULL);
+    int e = pthread_create(&f->thread, NULL, folder_main, f);
+    if (e != 0) {
+        snprintf(err->msg, sizeof err->msg, "cannot start the audit fold: %s", strerror(e));
+        pthread_mutex_destroy(&f->lock);
+        pthread_cond_destroy(&f->ready);
+        pthread_cond_destroy(&f->settled);
+        free(f);
+        return ST_IO;
+    }
+    pthread_setname_np(f->thread, "hudumad-fold");
+    *out = f;
+    return ST_OK;
+}
+
+void audit_folder_attach(struct audit_folder *f, struct audit_journal *j)
+{
+    pthread_mutex_lock(&f->lock);
+    f->journals[audit_journal_index(j) % AUDIT_JOURNALS_MAX].journal = j;
+    pthread_mutex_unlock(&f->lock);
+}
+
+void audit_folder_push(struct audit_folder *f, struct audit_chunk *c)
+{
+    c->next = NULL;
+    pthread_mutex_lock(&f->lock);
+    if (f->tail)
+        f->tail->next = c;
+    else
+        f->head = c;
+    f->tail = c;
+    f->pushed++;
+    bool wake = f->sleeping;
+    pthread_mutex_unlock(&f->lock);
+    if (wake)
+        pthread_cond_signal(&f->ready);
+}
+
+int audit_folder_settle(struct audit_folder *f, struct st_err *err)
+{
+    pthread_mutex_lock(&f->lock);
+    uint64_t target = f->pushed + 1; /* +1: a sync is wanted even with nothing new */
+    if (f->wanted < target)
+        f->wanted = target;
+    f->pushed++; /* a settle counts as an empty chunk, so that synced reaches it */
+    pthread_cond_signal(&f->ready);
+    int rc = ST_OK;
+    while (f->synced < target && f->last_rc == ST_OK)
+        pthread_cond_wait(&f->settled, &f->lock);
+    if (f->synced < target) {
+        rc = f->last_rc;
+        snprintf(err->msg, sizeof err->msg, "%s", f->stats.last_error);
+    }
+    pthread_mutex_unlock(&f->lock);
+    return rc;
+}
+
+void audit_folder_stop(struct audit_folder *f)
+{
+    if (!f)
+        return;
+    pthread_mutex_lock(&f->lock);
+    f->stop = true;
+    pthread_cond_signal(&f->ready);
+    pthread_mutex_unlock(&f->lock);
+    pthread_join(f->thread, NULL);
+    while (f->head) { /* only when the last folds failed: the journals keep them */
+        struct audit_chunk *next = f->head->next;
+        audit_chunk_free(f->head);
+        f->head = next;
+    }
+    pthread_mutex_destroy(&f->lock);
+    pthread_cond_destroy(&f->ready);
+    pthread_cond_destroy(&f->settled);
+    free(f->leaves);
+    free(f);
+}
+
+void audit_folder_stats(struct audit_folder *f, struct audit_fold_stats *out)
+{
+    pthread_mutex_lock(&f->lock);
+    *out = f->stats;
+    pthread_mutex_unlock(&f->lock);
+}
