@@ -30,10 +30,9 @@
 #define RETRY_MS      100 /* after a failed append */
 
 struct journal_state {
-    struct audit_journal *journal;  /* attached: reclaimed after each sync */
-    bool seen;                      /* a chunk of it was folded */
+    struct audit_journal *journal;   /* attached: reclaimed after each sync */
+    bool seen;                       /* a chunk of it was folded */
     struct audit_journal_pos folded; /* its position after the last fold */
-    uint64_t synced;                /* ...after the last sync */
 };
 
 struct audit_folder {

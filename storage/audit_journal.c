@@ -53,28 +53,28 @@
 #include <zlib.h>
 
 #define BLOCK       AUDIT_JOURNAL_BLOCK
-#define HEAD        40 /* a record's header: crc, magic, seq, len, flags, subject */
+#define HEAD        40          /* a record's header: crc, magic, seq, len, flags, subject */
 #define MAGIC_LEAF  0x314a4448u /* "HDJ1" */
 #define MAGIC_WRAP  0x574a4448u /* "HDJW" */
 #define WRITE_MAX   (1u << 20)  /* bytes of records in one write */
 #define QUEUED_HEAD (2 + 1 + AUDIT_SUBJECT_LEN) /* a queued leaf: len, flags, subject */
-#define CHUNK_MAX   4096 /* leaves in one chunk read back after a crash */
+#define CHUNK_MAX   256                         /* leaves in one chunk read back after a crash */
 
 struct audit_journal {
     int fd;
     unsigned index;
     uint64_t capacity;
-    uint64_t tail;               /* linear offset after the last durable record */
-    uint64_t seq;                /* the next record's sequence number */
-    _Atomic uint64_t reclaimed;  /* records before this are in the log, durably */
-    unsigned char *tail_block;   /* the durable bytes of the block `tail` is in */
-    unsigned char *queue;        /* leaves waiting: QUEUED_HEAD then the leaf, each */
+    uint64_t tail;              /* linear offset after the last durable record */
+    uint64_t seq;               /* the next record's sequence number */
+    _Atomic uint64_t reclaimed; /* records before this are in the log, durably */
+    unsigned char *tail_block;  /* the durable bytes of the block `tail` is in */
+    unsigned char *queue;       /* leaves waiting: QUEUED_HEAD then the leaf, each */
     size_t qlen, qcap, qn;
-    bool busy;                   /* a write is in flight */
-    unsigned char *wbuf;         /* its buffer (BLOCK aligned) */
-    size_t wlen, wqbytes, wn;    /* its length; the queue bytes and leaves it took */
-    uint64_t wtail, wseq;        /* tail and seq once it is durable */
-    struct audit_chunk *wchunk;  /* its leaves, for the fold */
+    bool busy;                  /* a write is in flight */
+    unsigned char *wbuf;        /* its buffer (BLOCK aligned) */
+    size_t wlen, wqbytes, wn;   /* its length; the queue bytes and leaves it took */
+    uint64_t wtail, wseq;       /* tail and seq once it is durable */
+    struct audit_chunk *wchunk; /* its leaves, for the fold */
 };
 
 static int fail(struct st_err *err, int code, const char *fmt, ...)
@@ -128,8 +128,8 @@ static uint64_t next_lap(uint64_t at, uint64_t capacity)
 }
 
 /* Writes a record at p (zeroed padding included); subject may be NULL. */
-static void put_record(unsigned char *p, uint32_t magic, uint64_t seq, const void *leaf,
-                       size_t len, const uint8_t *subject)
+static void put_record(unsigned char *p, uint32_t magic, uint64_t seq, const void *leaf, size_t len,
+                       const uint8_t *subject)
 {
     size_t size = record_size(len);
     memset(p, 0, size);
@@ -163,18 +163,17 @@ static int make_file(const char *path, uint64_t capacity, struct st_err *err)
         e = errno;
     close(fd);
     if (e != 0)
-        return fail(err, ST_IO, "cannot make room for the audit journal %s: %s", path,
-                    strerror(e));
+        return fail(err, ST_IO, "cannot make room for the audit journal %s: %s", path, strerror(e));
     return ST_OK;
 }
 
 int audit_journal_open(const char *path, unsigned index, uint64_t capacity,
-                       struct audit_journal_pos *at, struct audit_journal **out,
-                       struct st_err *err)
+                       struct audit_journal_pos *at, struct audit_journal **out, struct st_err *err)
 {
     *out = NULL;
     if (capacity < 16 * BLOCK || capacity % BLOCK)
-        return fail(err, ST_INVALID, "an audit journal is a multiple of 4096 bytes, 64 KiB at least");
+        return fail(err, ST_INVALID,
+                    "an audit journal is a multiple of 4096 bytes, 64 KiB at least");
     struct stat st;
     bool fresh = stat(path, &st) != 0 || (uint64_t)st.st_size != capacity;
     if (fresh) { /* new, or of another size: every record in it was folded (the caller's rule) */
@@ -240,8 +239,7 @@ unsigned audit_journal_index(const struct audit_journal *j)
 
 /* ---- writing ------------------------------------------------------------------------- */
 
-int audit_journal_add(struct audit_journal *j, const void *leaf, size_t len,
-                      const uint8_t *subject)
+int audit_journal_add(struct audit_journal *j, const void *leaf, size_t len, const uint8_t *subject)
 {
     if (len > AUDIT_LEAF_MAX)
         return ST_INVALID;
@@ -306,8 +304,8 @@ static struct audit_chunk *chunk_of_queue(struct audit_journal *j, size_t n, siz
     size_t at = 0;
     for (size_t i = 0; i < n; i++) {
         size_t len = (size_t)le_get(data + at, 2);
-        c->leaves[i] = (struct audit_leaf){data + at + QUEUED_HEAD, len,
-                                           data[at + 2] ? data + at + 3 : NULL};
+        c->leaves[i] =
+            (struct audit_leaf){data + at + QUEUED_HEAD, len, data[at + 2] ? data + at + 3 : NULL};
         at += QUEUED_HEAD + len;
     }
     return c;
@@ -337,7 +335,7 @@ bool audit_journal_prepare(struct audit_journal *j, struct audit_journal_write *
         const unsigned char *q = j->queue + qat;
         size_t len = (size_t)le_get(q, 2), size = record_size(len);
         if (at % j->capacity + size > j->capacity) { /* not in this lap */
-            if (n == 0 && has_room(j, at + HEAD)) { /* end the lap; the leaves follow */
+            if (n == 0 && has_room(j, at + HEAD)) {  /* end the lap; the leaves follow */
                 put_record(j->wbuf + (at - start), MAGIC_WRAP, seq, NULL, 0, NULL);
                 at += HEAD;
                 wrap = true;
@@ -512,8 +510,7 @@ int audit_journal_scan(const char *path, unsigned index, struct audit_journal_po
             unsigned char *d = data + used;
             memcpy(d, subject ? subject : (const uint8_t *)"", subject ? AUDIT_SUBJECT_LEN : 0);
             memcpy(d + AUDIT_SUBJECT_LEN, leaf, len);
-            c->leaves[c->n++] =
-                (struct audit_leaf){d + AUDIT_SUBJECT_LEN, len, subject ? d : NULL};
+            c->leaves[c->n++] = (struct audit_leaf){d + AUDIT_SUBJECT_LEN, len, subject ? d : NULL};
             used += AUDIT_SUBJECT_LEN + len;
             s.at.offset += record_size(len);
             s.at.seq++;
@@ -522,15 +519,18 @@ int audit_journal_scan(const char *path, unsigned index, struct audit_journal_po
         if (c->n == CHUNK_MAX) {
             c->end = s.at;
             rc = fn(ctx, c);
+            explicit_bzero(data, used);
             c->n = 0;
             used = 0;
         }
     }
-    if (rc == ST_OK && c->n) {
+    if (rc == ST_OK && c && c->n) {
         c->end = s.at;
         rc = fn(ctx, c);
     }
-    audit_chunk_free(c);
+    if (c)
+        explicit_bzero(data, used);
+    free(c);
     munmap((void *)s.map, (size_t)st.st_size);
     if (rc == ST_OK)
         *at = s.at;

@@ -277,9 +277,9 @@ static void test_reopen_continues(void **state)
     assert_int_equal(audit_journal_open(f->path, 0, 2 * CAP, &at, &f->j, &err), ST_OK);
     assert_int_equal(at.offset, 0);
     assert_int_equal(at.seq, 15);
-    assert_int_equal(audit_journal_open(f->path, 0, 1000, &at, &(struct audit_journal *){NULL},
-                                        &err),
-                     ST_INVALID);
+    assert_int_equal(
+        audit_journal_open(f->path, 0, 1000, &at, &(struct audit_journal *){NULL}, &err),
+        ST_INVALID);
 }
 
 /* ---- the fold ------------------------------------------------------------------------------ */
