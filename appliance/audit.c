@@ -446,44 +446,6 @@ static void journal_path(const struct audit *a, unsigned index, char *out, size_
     snprintf(out, outlen, "%s/audit/" JOURNAL_DIR "/" JOURNAL_PREFIX "%u", a->dir, index);
 }
 
-/* Where journal `index` was last folded to; 0, 0 when never. */
-static int journal_mark(struct audit *a, unsigned index, struct audit_journal_pos *at,
-                        struct st_err *serr)
-{
-    char name[32], *val = NULL;
-    size_t len = 0;
-    audit_journal_mark_name(index, name);
-    *at = (struct audit_journal_pos){0, 0};
-    int rc = audit_log_meta_get(a->log, name, &val, &len, serr);
-    if (rc == ST_OK && val && audit_journal_mark_get(val, len, at) != ST_OK) {
-        snprintf(serr->msg, sizeof serr->msg, "the mark %s is malformed", name);
-        rc = ST_CORRUPT;
-    }
-    free(val);
-    return rc;
-}
-
-struct refold {
-    struct audit *a;
-    uint64_t leaves;
-};
-
-static int refold_chunk(void *ctx, struct audit_chunk *c)
-{
-    struct refold *rf = ctx;
-    char name[32];
-    unsigned char val[16];
-    audit_journal_mark_name(c->journal, name);
-    audit_journal_mark_put(&c->end, val);
-    struct audit_mark m = {name, val, sizeof val};
-    uint64_t first;
-    struct st_err serr;
-    if (audit_log_fold(rf->a->log, c->leaves, c->n, &m, 1, &first, &serr) != ST_OK)
-        return -1;
-    rf->leaves += c->n;
-    return ST_OK;
-}
-
 /* At open: what each journal holds beyond its mark (answered, not yet in the
  * tree when hudumad stopped or crashed) is folded into the tree. */
 static int recover_journals(struct audit *a, char *err, size_t errlen)
@@ -493,7 +455,7 @@ static int recover_journals(struct audit *a, char *err, size_t errlen)
     DIR *d = opendir(dir);
     if (!d)
         return errno == ENOENT ? 0 : fail(err, errlen, "cannot read %s: %s", dir, strerror(errno));
-    struct refold rf = {a, 0};
+    uint64_t leaves = 0;
     int rc = 0;
     for (struct dirent *e; rc == 0 && (e = readdir(d));) {
         char *end;
@@ -502,23 +464,21 @@ static int recover_journals(struct audit *a, char *err, size_t errlen)
         unsigned long index = strtoul(e->d_name + strlen(JOURNAL_PREFIX), &end, 10);
         if (*end || index >= AUDIT_JOURNALS_MAX)
             continue;
-        struct audit_journal_pos at;
         struct st_err serr;
         char path[700];
         journal_path(a, (unsigned)index, path, sizeof path);
-        if (journal_mark(a, (unsigned)index, &at, &serr) != ST_OK ||
-            audit_journal_scan(path, (unsigned)index, &at, refold_chunk, &rf, &serr) != ST_OK)
+        if (audit_journal_recover(a->log, path, (unsigned)index, &leaves, &serr) != ST_OK)
             rc =
                 fail(err, errlen, "the audit journal %s cannot be folded: %s", e->d_name, serr.msg);
     }
     closedir(d);
     struct st_err serr;
-    if (rc == 0 && rf.leaves && audit_log_sync(a->log, &serr) != ST_OK)
+    if (rc == 0 && leaves && audit_log_sync(a->log, &serr) != ST_OK)
         rc = fail(err, errlen, "%s", serr.msg);
-    if (rc == 0 && rf.leaves)
+    if (rc == 0 && leaves)
         log_warn("audit: leaves the journals held beyond the tree were folded in (the last stop "
                  "was not clean)",
-                 "leaves=%llu", (unsigned long long)rf.leaves);
+                 "leaves=%llu", (unsigned long long)leaves);
     return rc;
 }
 
@@ -540,7 +500,7 @@ static int open_journals(struct audit *a, unsigned n, char *err, size_t errlen)
         unsigned char val[16];
         journal_path(a, i, path, sizeof path);
         audit_journal_mark_name(i, name);
-        if (journal_mark(a, i, &at, &serr) != ST_OK)
+        if (audit_journal_mark(a->log, i, &at, &serr) != ST_OK)
             return fail(err, errlen, "%s", serr.msg);
         was = at;
         if (audit_journal_open(path, i, (uint64_t)AUDIT_JOURNAL_MB << 20, &at, &a->journals[i],

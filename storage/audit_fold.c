@@ -103,6 +103,56 @@ int audit_journal_mark_get(const void *val, size_t len, struct audit_journal_pos
     return ST_OK;
 }
 
+int audit_journal_mark(struct audit_log *log, unsigned index, struct audit_journal_pos *at,
+                       struct st_err *err)
+{
+    char name[32], *val = NULL;
+    size_t len = 0;
+    audit_journal_mark_name(index, name);
+    *at = (struct audit_journal_pos){0, 0};
+    int rc = audit_log_meta_get(log, name, &val, &len, err);
+    if (rc == ST_OK && val && audit_journal_mark_get(val, len, at) != ST_OK) {
+        snprintf(err->msg, sizeof err->msg, "the mark %s is malformed", name);
+        rc = ST_CORRUPT;
+    }
+    free(val);
+    return rc;
+}
+
+/* ---- after a crash: what a journal holds beyond its mark ----------------------------------- */
+
+struct refold {
+    struct audit_log *log;
+    uint64_t *leaves;
+    struct st_err *err;
+};
+
+static int refold_chunk(void *ctx, struct audit_chunk *c)
+{
+    struct refold *rf = ctx;
+    char name[32];
+    unsigned char val[16];
+    audit_journal_mark_name(c->journal, name);
+    audit_journal_mark_put(&c->end, val);
+    struct audit_mark m = {name, val, sizeof val};
+    uint64_t first;
+    int rc = audit_log_fold(rf->log, c->leaves, c->n, &m, 1, &first, rf->err);
+    if (rc == ST_OK)
+        *rf->leaves += c->n;
+    return rc;
+}
+
+int audit_journal_recover(struct audit_log *log, const char *path, unsigned index, uint64_t *leaves,
+                          struct st_err *err)
+{
+    struct audit_journal_pos at;
+    int rc = audit_journal_mark(log, index, &at, err);
+    struct refold rf = {log, leaves, err};
+    if (rc == ST_OK)
+        rc = audit_journal_scan(path, index, &at, refold_chunk, &rf, err);
+    return rc;
+}
+
 /* ---- the thread ------------------------------------------------------------------------ */
 
 /* Waits for chunks (or a settle, or the stop); takes every queued one. */

@@ -515,6 +515,13 @@ void audit_folder_stats(struct audit_folder *f, struct audit_fold_stats *out);
 void audit_journal_mark_name(unsigned index, char out[32]);
 void audit_journal_mark_put(const struct audit_journal_pos *at, unsigned char out[16]);
 int audit_journal_mark_get(const void *val, size_t len, struct audit_journal_pos *at);
+/* Where journal `index` was last folded to, from its mark; 0, 0 when none. */
+int audit_journal_mark(struct audit_log *log, unsigned index, struct audit_journal_pos *at,
+                       struct st_err *err);
+/* After a crash: folds what the journal at path holds beyond its mark into the
+ * log (unsynced; *leaves grows by how many).  The caller syncs. */
+int audit_journal_recover(struct audit_log *log, const char *path, unsigned index, uint64_t *leaves,
+                          struct st_err *err);
 
 /* RFC 9162 arithmetic (storage/audit_merkle.c): pure functions, no database. */
 void audit_leaf_hash(const void *leaf, size_t len, uint8_t out[AUDIT_HASH_LEN]);
