@@ -503,7 +503,7 @@ static int open_journals(struct audit *a, unsigned n, char *err, size_t errlen)
         if (audit_journal_mark(a->log, i, &at, &serr) != ST_OK)
             return fail(err, errlen, "%s", serr.msg);
         was = at;
-        if (audit_journal_open(path, i, (uint64_t)AUDIT_JOURNAL_MB << 20, &at, &a->journals[i],
+        if (audit_journal_open(path, i, (uint64_t)a->opt.journal_mb << 20, &at, &a->journals[i],
                                &serr) != ST_OK)
             return fail(err, errlen, "%s", serr.msg);
         audit_journal_mark_put(&at, val);
@@ -633,6 +633,8 @@ int audit_open(const char *register_dir, struct reg *r, const struct audit_optio
     a->opt = *o;
     if (!a->opt.checkpoint_ms)
         a->opt.checkpoint_ms = 1000;
+    if (!a->opt.journal_mb)
+        a->opt.journal_mb = AUDIT_JOURNAL_MB;
     a->kr = store_keyring(reg_store(r));
     pthread_mutex_init(&a->lock, NULL);
     pthread_condattr_t ca;

@@ -173,6 +173,7 @@ struct audit_request {
 struct audit_options {
     bool enabled;                      /* false: no leaves (benchmarks only; logged loudly) */
     unsigned checkpoint_ms;            /* how often to sign a grown tree (default 1000) */
+    unsigned journal_mb;               /* each ring's journal (default AUDIT_JOURNAL_MB) */
     char origin[AUDIT_ORIGIN_MAX + 1]; /* "" : huduma.appliance/audit/<log id> */
 };
 

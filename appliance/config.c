@@ -61,6 +61,7 @@ static const struct key_spec key_specs[] = {
     {"log", "level", KEY_LEVEL, AT(log_level), 0, 0},
     {"audit", "enabled", KEY_BOOL, AT(audit_enabled), 0, 0},
     {"audit", "checkpoint_interval_ms", KEY_NUMBER, AT(audit_checkpoint_ms), 100, 3600000},
+    {"audit", "journal_mb", KEY_NUMBER, AT(audit_journal_mb), 1, 4096},
     {"keys", "tcti", KEY_PATH, AT(keys_tcti), 0, 0},
     {"keys", "pin_file", KEY_PATH, AT(keys_pin_file), 0, 0},
 };
@@ -127,6 +128,7 @@ void config_defaults(struct config *c)
     bio_settings_default(&c->biometrics);
     c->audit_enabled = true;
     c->audit_checkpoint_ms = 1000;
+    c->audit_journal_mb = AUDIT_JOURNAL_MB;
     snprintf(c->tls_cert, sizeof c->tls_cert, "/var/lib/huduma/tls/server.crt");
     snprintf(c->tls_key, sizeof c->tls_key, "/var/lib/huduma/tls/server.key");
     snprintf(c->tls_ca, sizeof c->tls_ca, "/var/lib/huduma/ca/ca.crt");

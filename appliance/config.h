@@ -11,7 +11,7 @@
  *   [ratelimit] interface instance max_sources class.NAME network.NAME deny
  *             ban_after_failures ban_window_seconds ban_seconds
  *             (parsed by kernel-bpf/kernel-bpf.h; docs/ratelimit.md)
- *   [audit]   enabled checkpoint_interval_ms   (docs/audit.md)
+ *   [audit]   enabled checkpoint_interval_ms journal_mb   (docs/audit.md)
  *   [keys]    tcti pin_file          (docs/keys.md)
  *   [biometrics] finger_low finger_medium finger_high face_low face_medium
  *             face_high dedup_band verify_band identify_band
@@ -66,6 +66,7 @@ struct config {
     /* [audit] */
     bool audit_enabled;           /* false only to measure what logging costs */
     unsigned audit_checkpoint_ms; /* how often a grown tree is signed */
+    unsigned audit_journal_mb;    /* each ring's journal, MiB */
     /* [keys]: empty means the default (docs/keys.md) */
     char keys_tcti[CONFIG_PATH_MAX]; /* where the TPM is: "device:/dev/tpmrm0", "swtpm:path=..." */
     char keys_pin_file[CONFIG_PATH_MAX]; /* the PIN the master key was sealed with */

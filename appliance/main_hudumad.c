@@ -204,7 +204,8 @@ static struct audit *open_audit(const struct config *cfg, struct reg *reg, struc
         return NULL;
     }
     struct audit_options o = {.enabled = cfg->audit_enabled,
-                              .checkpoint_ms = cfg->audit_checkpoint_ms};
+                              .checkpoint_ms = cfg->audit_checkpoint_ms,
+                              .journal_mb = cfg->audit_journal_mb};
     struct audit *audit = NULL;
     if (audit_open(cfg->register_dir, reg, &o, &signer, config_sha, &audit, err, sizeof err) != 0) {
         log_error("cannot open the audit log", "error=\"%s\"", log_clean(err, clean, sizeof clean));

@@ -41,6 +41,8 @@ static const char *const every_key[] = {
     "handshake_timeout_ms",
     "drain_timeout_ms",
     "level",
+    "checkpoint_interval_ms",
+    "journal_mb",
 };
 
 /* A file of the source tree, found from this file's own path. */
@@ -188,6 +190,7 @@ static void test_bad_values(void **state)
     refuses("[server]\nthreads = many\n",
             "t.conf:2: threads: \"many\" is not a whole number or auto");
     refuses("[server]\nthreads = 0\n", "t.conf:2: threads: 0 is out of range (1..256)");
+    refuses("[audit]\njournal_mb = 0\n", "t.conf:2: journal_mb: 0 is out of range (1..4096)");
     refuses("[server]\nlisten = localhost\n",
             "t.conf:2: listen: \"localhost\" is not a numeric IPv4 or IPv6 address");
     refuses("[server]\nlisten = 10.0.0.256\n",
