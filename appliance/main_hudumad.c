@@ -18,7 +18,7 @@
  * (its keys asked of the key process), key rotation (keyctl.c: the control
  * socket and the background re-encryption), the agency registry, the audit
  * log (refused when it no longer extends its last signed checkpoint; its
- * committer and checkpointer start with the server and stop after it has
+ * fold thread and checkpointer start with the server and stop after it has
  * drained, signing a last checkpoint; the key process signs), the metrics,
  * the API and the server.
  * Everything is closed in the reverse order after the server has drained:

@@ -74,32 +74,18 @@ void audit_journal_mark_name(unsigned index, char out[32])
     snprintf(out, 32, "journal.%u", index);
 }
 
-static void be64(uint64_t v, unsigned char *p)
-{
-    for (int i = 7; i >= 0; i--, v >>= 8)
-        p[i] = (unsigned char)v;
-}
-
-static uint64_t be64_read(const unsigned char *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-
 void audit_journal_mark_put(const struct audit_journal_pos *at, unsigned char out[16])
 {
-    be64(at->offset, out);
-    be64(at->seq, out + 8);
+    store_be64_put(at->offset, out);
+    store_be64_put(at->seq, out + 8);
 }
 
 int audit_journal_mark_get(const void *val, size_t len, struct audit_journal_pos *at)
 {
     if (len != 16)
         return ST_CORRUPT;
-    at->offset = be64_read(val);
-    at->seq = be64_read((const unsigned char *)val + 8);
+    at->offset = store_be64_get(val);
+    at->seq = store_be64_get((const unsigned char *)val + 8);
     return ST_OK;
 }
 

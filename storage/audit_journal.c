@@ -77,21 +77,6 @@ struct audit_journal {
     struct audit_chunk *wchunk; /* its leaves, for the fold */
 };
 
-static int fail(struct st_err *err, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(struct st_err *err, int code, const char *fmt, ...)
-{
-    if (err) {
-        err->field[0] = '\0';
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
-
 static void le_put(unsigned char *p, uint64_t v, int n)
 {
     for (int i = 0; i < n; i++, v >>= 8)
@@ -150,7 +135,8 @@ static int make_file(const char *path, uint64_t capacity, struct st_err *err)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
-        return fail(err, ST_IO, "cannot create the audit journal %s: %s", path, strerror(errno));
+        return audit_fail(err, ST_IO, "cannot create the audit journal %s: %s", path,
+                          strerror(errno));
     /* written with zeros, not only allocated: a direct write over allocated but
      * unwritten blocks must convert them, which io_uring cannot do without
      * handing the write to a kernel worker; over written blocks it need not */
@@ -163,7 +149,8 @@ static int make_file(const char *path, uint64_t capacity, struct st_err *err)
         e = errno;
     close(fd);
     if (e != 0)
-        return fail(err, ST_IO, "cannot make room for the audit journal %s: %s", path, strerror(e));
+        return audit_fail(err, ST_IO, "cannot make room for the audit journal %s: %s", path,
+                          strerror(e));
     return ST_OK;
 }
 
@@ -172,8 +159,8 @@ int audit_journal_open(const char *path, unsigned index, uint64_t capacity,
 {
     *out = NULL;
     if (capacity < 16 * BLOCK || capacity % BLOCK)
-        return fail(err, ST_INVALID,
-                    "an audit journal is a multiple of 4096 bytes, 64 KiB at least");
+        return audit_fail(err, ST_INVALID,
+                          "an audit journal is a multiple of 4096 bytes, 64 KiB at least");
     struct stat st;
     bool fresh = stat(path, &st) != 0 || (uint64_t)st.st_size != capacity;
     if (fresh) { /* new, or of another size: every record in it was folded (the caller's rule) */
@@ -184,16 +171,16 @@ int audit_journal_open(const char *path, unsigned index, uint64_t capacity,
     }
     struct audit_journal *j = calloc(1, sizeof *j);
     if (!j)
-        return fail(err, ST_NOMEM, "out of memory");
+        return audit_fail(err, ST_NOMEM, "out of memory");
     j->fd = open(path, O_RDWR | O_DIRECT | O_DSYNC | O_CLOEXEC);
     if (j->fd < 0 && errno == EINVAL) /* a file system without direct I/O */
         j->fd = open(path, O_RDWR | O_DSYNC | O_CLOEXEC);
     j->tail_block = aligned_alloc(BLOCK, BLOCK);
     j->wbuf = aligned_alloc(BLOCK, WRITE_MAX + 2 * BLOCK);
     if (j->fd < 0 || !j->tail_block || !j->wbuf) {
-        int rc = j->fd < 0 ? fail(err, ST_IO, "cannot open the audit journal %s: %s", path,
-                                  strerror(errno))
-                           : fail(err, ST_NOMEM, "out of memory");
+        int rc = j->fd < 0 ? audit_fail(err, ST_IO, "cannot open the audit journal %s: %s", path,
+                                        strerror(errno))
+                           : audit_fail(err, ST_NOMEM, "out of memory");
         audit_journal_close(j);
         return rc;
     }
@@ -205,7 +192,8 @@ int audit_journal_open(const char *path, unsigned index, uint64_t capacity,
     memset(j->tail_block, 0, BLOCK);
     if (at->offset % BLOCK &&
         pread(j->fd, j->tail_block, BLOCK, (off_t)(floor_block(at->offset) % capacity)) != BLOCK) {
-        int rc = fail(err, ST_IO, "cannot read the audit journal %s: %s", path, strerror(errno));
+        int rc =
+            audit_fail(err, ST_IO, "cannot read the audit journal %s: %s", path, strerror(errno));
         audit_journal_close(j);
         return rc;
     }
@@ -375,12 +363,12 @@ int audit_journal_complete(struct audit_journal *j, long res, struct audit_chunk
 {
     *chunk = NULL;
     if (!j->busy)
-        return fail(err, ST_INVALID, "no audit journal write is in flight");
+        return audit_fail(err, ST_INVALID, "no audit journal write is in flight");
     j->busy = false;
     int rc = ST_OK;
     if (res != (long)j->wlen) {
-        rc = fail(err, ST_IO, "audit journal write failed: %s",
-                  res < 0 ? strerror((int)-res) : "short write");
+        rc = audit_fail(err, ST_IO, "audit journal write failed: %s",
+                        res < 0 ? strerror((int)-res) : "short write");
         audit_chunk_free(j->wchunk);
     } else {
         *chunk = j->wchunk;
@@ -419,7 +407,7 @@ int audit_journal_write_sync(struct audit_journal *j, struct audit_chunk **chunk
     *chunk = NULL;
     struct audit_journal_write w;
     if (!audit_journal_prepare(j, &w))
-        return j->qn ? fail(err, ST_BUSY, "the audit journal is full") : ST_OK;
+        return j->qn ? audit_fail(err, ST_BUSY, "the audit journal is full") : ST_OK;
     ssize_t n = pwrite(j->fd, w.buf, w.len, (off_t)w.file_offset);
     return audit_journal_complete(j, n < 0 ? -errno : (long)n, chunk, err);
 }
@@ -481,19 +469,22 @@ int audit_journal_scan(const char *path, unsigned index, struct audit_journal_po
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return fail(err, ST_IO, "cannot open the audit journal %s: %s", path, strerror(errno));
+        return audit_fail(err, ST_IO, "cannot open the audit journal %s: %s", path,
+                          strerror(errno));
     struct stat st;
     if (fstat(fd, &st) != 0 || st.st_size < BLOCK || st.st_size % BLOCK) {
         close(fd);
-        return fail(err, ST_CORRUPT, "the audit journal %s is not a whole number of blocks", path);
+        return audit_fail(err, ST_CORRUPT, "the audit journal %s is not a whole number of blocks",
+                          path);
     }
     struct scan s = {.capacity = (uint64_t)st.st_size, .at = *at};
     s.map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
     close(fd);
     if (s.map == MAP_FAILED)
-        return fail(err, ST_IO, "cannot read the audit journal %s: %s", path, strerror(errno));
+        return audit_fail(err, ST_IO, "cannot read the audit journal %s: %s", path,
+                          strerror(errno));
     struct audit_chunk *c = chunk_new(index);
-    int rc = c ? ST_OK : fail(err, ST_NOMEM, "out of memory");
+    int rc = c ? ST_OK : audit_fail(err, ST_NOMEM, "out of memory");
     unsigned char *data = c ? (unsigned char *)(c->leaves + CHUNK_MAX) : NULL;
     size_t used = 0;
     for (uint64_t walked = 0; rc == ST_OK && walked <= s.capacity;) {

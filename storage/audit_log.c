@@ -4,8 +4,8 @@
  * index by subject, and a few named values beside the tree.
  *
  * The log has a RocksDB database of its own (<register>/audit/db), not a
- * column family of the register's: its one writer is the group committer,
- * which needs none of the register's transaction locking, and its index by
+ * column family of the register's: its one writer is the fold thread
+ * (audit_fold.c), which needs none of the register's transaction locking, and its index by
  * subject takes a random key per leaf, which a vector memtable absorbs at the
  * cost of an append (a skip list paid several microseconds, more than the
  * rest of a leaf).  Keys (storage.h has the layout): one key per appended
@@ -59,10 +59,7 @@ struct audit_log {
     uint8_t root[AUDIT_HASH_LEN];
 };
 
-static int fail(struct st_err *err, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(struct st_err *err, int code, const char *fmt, ...)
+int audit_fail(struct st_err *err, int code, const char *fmt, ...)
 {
     if (err) {
         err->field[0] = '\0';
@@ -74,35 +71,12 @@ static int fail(struct st_err *err, int code, const char *fmt, ...)
     return code;
 }
 
-/* A RocksDB error: its status, err filled, the string freed. */
-static int rocks_fail(char *rerr, const char *what, struct st_err *err)
-{
-    int rc = strncmp(rerr, "Corruption", 10) == 0 ? ST_CORRUPT : ST_IO;
-    fail(err, rc, "%s: %s", what, rerr);
-    rocksdb_free(rerr);
-    return rc;
-}
-
 /* ---- keys ---------------------------------------------------------------------------- */
-
-static void be64_put(uint64_t v, unsigned char *p)
-{
-    for (int i = 7; i >= 0; i--, v >>= 8)
-        p[i] = (unsigned char)v;
-}
-
-static uint64_t be64_get(const unsigned char *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return v;
-}
 
 static size_t batch_key(uint64_t first, unsigned char key[9])
 {
     key[0] = AUDIT_KEY_BATCH;
-    be64_put(first, key + 1);
+    store_be64_put(first, key + 1);
     return 9;
 }
 
@@ -110,7 +84,7 @@ static size_t node_key(unsigned height, uint64_t index, unsigned char key[10])
 {
     key[0] = AUDIT_KEY_NODE;
     key[1] = (unsigned char)height;
-    be64_put(index, key + 2);
+    store_be64_put(index, key + 2);
     return 10;
 }
 
@@ -139,7 +113,7 @@ static int iter_done(rocksdb_iterator_t *it, int rc, struct st_err *err)
     rocksdb_iter_get_error(it, &rerr);
     rocksdb_iter_destroy(it);
     if (rerr) {
-        int io = rocks_fail(rerr, "audit log read failed", err);
+        int io = store_rocks_fail(rerr, "audit log read failed", err);
         return rc == ST_OK ? io : rc;
     }
     return rc;
@@ -169,8 +143,9 @@ static int walk_batch(struct walk *w, uint64_t first, const unsigned char *v, si
                          ? (size_t)v[at + AUDIT_HASH_LEN] << 8 | v[at + AUDIT_HASH_LEN + 1]
                          : 0;
         if (at + ENTRY_HEAD > vlen || at + ENTRY_HEAD + len > vlen)
-            return fail(err, ST_CORRUPT, "audit log: the batch of leaves from %llu is malformed",
-                        (unsigned long long)first);
+            return audit_fail(err, ST_CORRUPT,
+                              "audit log: the batch of leaves from %llu is malformed",
+                              (unsigned long long)first);
         if (index >= w->end) {
             w->stop = true;
             break;
@@ -202,15 +177,16 @@ static int walk_leaves(struct audit_log *log, uint64_t start, uint64_t end, bool
     int rc = ST_OK;
     for (; rc == ST_OK && !w.stop && rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
         const unsigned char *k = (const unsigned char *)rocksdb_iter_key(it, &klen);
-        if (klen != 9 || k[0] != AUDIT_KEY_BATCH || be64_get(k + 1) >= end)
+        if (klen != 9 || k[0] != AUDIT_KEY_BATCH || store_be64_get(k + 1) >= end)
             break;
         size_t vlen;
         const char *v = rocksdb_iter_value(it, &vlen);
-        rc = walk_batch(&w, be64_get(k + 1), (const unsigned char *)v, vlen, err);
+        rc = walk_batch(&w, store_be64_get(k + 1), (const unsigned char *)v, vlen, err);
     }
     rc = iter_done(it, rc, err);
     if (rc == ST_OK && strict && w.expect < end)
-        rc = fail(err, ST_CORRUPT, "audit log: leaf %llu is missing", (unsigned long long)w.expect);
+        rc = audit_fail(err, ST_CORRUPT, "audit log: leaf %llu is missing",
+                        (unsigned long long)w.expect);
     return rc;
 }
 
@@ -251,11 +227,11 @@ static int read_hashes(struct audit_log *log, unsigned height, uint64_t first, u
         node_key(height, first + i, want);
         const char *v = k ? rocksdb_iter_value(it, &vlen) : NULL;
         if (!k || len != klen || memcmp(k, want, klen) != 0)
-            rc = fail(err, ST_CORRUPT, "audit log: tree node %llu of height %u is missing",
-                      (unsigned long long)(first + i), height);
+            rc = audit_fail(err, ST_CORRUPT, "audit log: tree node %llu of height %u is missing",
+                            (unsigned long long)(first + i), height);
         else if (vlen != AUDIT_HASH_LEN)
-            rc = fail(err, ST_CORRUPT, "audit log: tree node %llu of height %u is malformed",
-                      (unsigned long long)(first + i), height);
+            rc = audit_fail(err, ST_CORRUPT, "audit log: tree node %llu of height %u is malformed",
+                            (unsigned long long)(first + i), height);
         else
             memcpy(out[i], v, AUDIT_HASH_LEN);
     }
@@ -346,7 +322,7 @@ static int open_db(struct audit_log *log, const char *dir, struct st_err *err)
     const rocksdb_options_t *cf_opts[2] = {log->opts, log->subject_opts};
     char *rerr = NULL;
     log->db = rocksdb_open_column_families(log->opts, dir, 2, names, cf_opts, log->cf, &rerr);
-    return rerr ? rocks_fail(rerr, "cannot open the audit log", err) : ST_OK;
+    return rerr ? store_rocks_fail(rerr, "cannot open the audit log", err) : ST_OK;
 }
 
 static int get_value(struct audit_log *log, const unsigned char *key, size_t klen, char **val,
@@ -355,7 +331,7 @@ static int get_value(struct audit_log *log, const unsigned char *key, size_t kle
     char *rerr = NULL;
     *val =
         rocksdb_get_cf(log->db, log->ropts, log->cf[CF_TREE], (const char *)key, klen, vlen, &rerr);
-    return rerr ? rocks_fail(rerr, "audit log read failed", err) : ST_OK;
+    return rerr ? store_rocks_fail(rerr, "audit log read failed", err) : ST_OK;
 }
 
 static int load_size(struct audit_log *log, uint64_t *size, struct st_err *err)
@@ -366,9 +342,9 @@ static int load_size(struct audit_log *log, uint64_t *size, struct st_err *err)
     int rc = get_value(log, key, meta_key(AUDIT_META_SIZE, key), &val, &vlen, err);
     *size = 0;
     if (rc == ST_OK && val && vlen != 8)
-        rc = fail(err, ST_CORRUPT, "audit log: the stored tree size is malformed");
+        rc = audit_fail(err, ST_CORRUPT, "audit log: the stored tree size is malformed");
     else if (rc == ST_OK && val)
-        *size = be64_get((const unsigned char *)val);
+        *size = store_be64_get((const unsigned char *)val);
     free(val);
     return rc;
 }
@@ -386,10 +362,10 @@ static int check_ends(struct audit_log *log, uint64_t size, struct st_err *err)
     uint64_t beyond = 0;
     int rc = walk_leaves(log, size, UINT64_MAX, false, count_leaf, &beyond, err);
     if (rc == ST_OK && beyond)
-        rc = fail(err, ST_CORRUPT,
-                  "audit log: %llu leaves are stored beyond the recorded tree "
-                  "size %llu",
-                  (unsigned long long)beyond, (unsigned long long)size);
+        rc = audit_fail(err, ST_CORRUPT,
+                        "audit log: %llu leaves are stored beyond the recorded tree "
+                        "size %llu",
+                        (unsigned long long)beyond, (unsigned long long)size);
     if (rc == ST_OK && size)
         rc = walk_leaves(log, size - 1, size, true, count_leaf, &beyond, err);
     return rc;
@@ -417,7 +393,7 @@ int audit_log_open(const char *dir, bool create, bool sync, struct audit_log **o
 {
     struct audit_log *log = calloc(1, sizeof *log);
     if (!log)
-        return fail(err, ST_NOMEM, "out of memory");
+        return audit_fail(err, ST_NOMEM, "out of memory");
     pthread_mutex_init(&log->append_lock, NULL);
     pthread_mutex_init(&log->head_lock, NULL);
     set_options(log, create, sync);
@@ -488,7 +464,7 @@ static void stage_subject(struct audit_log *log, rocksdb_writebatch_t *wb, const
 {
     unsigned char key[AUDIT_SUBJECT_LEN + 8];
     memcpy(key, subject, AUDIT_SUBJECT_LEN);
-    be64_put(index, key + AUDIT_SUBJECT_LEN);
+    store_be64_put(index, key + AUDIT_SUBJECT_LEN);
     rocksdb_writebatch_put_cf(wb, log->cf[CF_SUBJECTS], (const char *)key, sizeof key, "", 0);
 }
 
@@ -497,14 +473,14 @@ static int write_batch(struct audit_log *log, const rocksdb_writeoptions_t *wopt
 {
     char *rerr = NULL;
     rocksdb_write(log->db, wopts, wb, &rerr);
-    return rerr ? rocks_fail(rerr, "audit log write failed", err) : ST_OK;
+    return rerr ? store_rocks_fail(rerr, "audit log write failed", err) : ST_OK;
 }
 
 static int check_leaves(const struct audit_leaf *leaves, size_t n, struct st_err *err)
 {
     for (size_t i = 0; i < n; i++)
         if ((!leaves[i].data && leaves[i].len) || leaves[i].len > AUDIT_LEAF_MAX)
-            return fail(err, ST_INVALID, "an audit leaf is at most %d bytes", AUDIT_LEAF_MAX);
+            return audit_fail(err, ST_INVALID, "an audit leaf is at most %d bytes", AUDIT_LEAF_MAX);
     return ST_OK;
 }
 
@@ -552,7 +528,8 @@ static int append(struct audit_log *log, const struct audit_leaf *leaves, size_t
         return ST_INVALID;
     for (size_t i = 0; i < nmarks; i++)
         if (!meta_name_ok(marks[i].name) || strcmp(marks[i].name, AUDIT_META_SIZE) == 0)
-            return fail(err, ST_INVALID, "a name of 1-32 bytes other than \"size\" is needed");
+            return audit_fail(err, ST_INVALID,
+                              "a name of 1-32 bytes other than \"size\" is needed");
     pthread_mutex_lock(&log->append_lock);
     *first = log->edge.size;
     if (!n && !nmarks) {
@@ -566,12 +543,12 @@ static int append(struct audit_log *log, const struct audit_leaf *leaves, size_t
     struct batch_ctx b = {log->wb, log->cf[CF_TREE]};
     size_t vlen = 0;
     unsigned char *v = n ? stage_leaves(log, &b, &edge, leaves, n, &vlen) : NULL;
-    int rc = n && !v ? fail(err, ST_NOMEM, "out of memory") : ST_OK;
+    int rc = n && !v ? audit_fail(err, ST_NOMEM, "out of memory") : ST_OK;
     unsigned char key[34], size[8];
     if (rc == ST_OK && n)
         rocksdb_writebatch_put_cf(b.wb, b.cf, (const char *)key, batch_key(*first, key),
                                   (const char *)v, vlen);
-    be64_put(edge.size, size);
+    store_be64_put(edge.size, size);
     rocksdb_writebatch_put_cf(b.wb, b.cf, (const char *)key, meta_key(AUDIT_META_SIZE, key),
                               (const char *)size, sizeof size);
     for (size_t i = 0; i < nmarks; i++)
@@ -617,7 +594,7 @@ int audit_log_sync(struct audit_log *log, struct st_err *err)
 {
     char *rerr = NULL;
     rocksdb_flush_wal(log->db, 1, &rerr);
-    return rerr ? rocks_fail(rerr, "audit log sync failed", err) : ST_OK;
+    return rerr ? store_rocks_fail(rerr, "audit log sync failed", err) : ST_OK;
 }
 
 /* ---- reading the tree ------------------------------------------------------------------ */
@@ -642,8 +619,8 @@ int audit_log_root_at(struct audit_log *log, uint64_t size, uint8_t root[AUDIT_H
                       struct st_err *err)
 {
     if (size > current_size(log))
-        return fail(err, ST_INVALID, "the tree has fewer than %llu leaves",
-                    (unsigned long long)size);
+        return audit_fail(err, ST_INVALID, "the tree has fewer than %llu leaves",
+                          (unsigned long long)size);
     if (size == 0) {
         audit_empty_root(root);
         return ST_OK;
@@ -682,9 +659,9 @@ int audit_log_leaf(struct audit_log *log, uint64_t index, char **data, size_t *l
         return rc;
     }
     if (!o.found)
-        return fail(err, ST_NOT_FOUND, "no audit leaf %llu", (unsigned long long)index);
+        return audit_fail(err, ST_NOT_FOUND, "no audit leaf %llu", (unsigned long long)index);
     if (!o.data)
-        return fail(err, ST_NOMEM, "out of memory");
+        return audit_fail(err, ST_NOMEM, "out of memory");
     *data = o.data;
     *len = o.len;
     return ST_OK;
@@ -721,7 +698,7 @@ struct proof {
 static int proof_add(struct proof *p, uint64_t lo, uint64_t hi)
 {
     if (p->n >= AUDIT_PROOF_MAX)
-        return fail(p->err, ST_INVALID, "a proof longer than %d hashes", AUDIT_PROOF_MAX);
+        return audit_fail(p->err, ST_INVALID, "a proof longer than %d hashes", AUDIT_PROOF_MAX);
     return range_hash(p->log, lo, hi, p->path[p->n++], p->err);
 }
 
@@ -759,11 +736,11 @@ int audit_log_inclusion(struct audit_log *log, uint64_t index, uint64_t size,
 {
     *npath = 0;
     if (size > current_size(log))
-        return fail(err, ST_INVALID, "the tree has fewer than %llu leaves",
-                    (unsigned long long)size);
+        return audit_fail(err, ST_INVALID, "the tree has fewer than %llu leaves",
+                          (unsigned long long)size);
     if (index >= size)
-        return fail(err, ST_INVALID, "leaf %llu is not in a tree of %llu leaves",
-                    (unsigned long long)index, (unsigned long long)size);
+        return audit_fail(err, ST_INVALID, "leaf %llu is not in a tree of %llu leaves",
+                          (unsigned long long)index, (unsigned long long)size);
     struct proof p = {log, path, 0, err};
     int rc = path_of(&p, index, 0, size);
     *npath = rc == ST_OK ? p.n : 0;
@@ -775,10 +752,11 @@ int audit_log_consistency(struct audit_log *log, uint64_t m, uint64_t n,
 {
     *npath = 0;
     if (n > current_size(log))
-        return fail(err, ST_INVALID, "the tree has fewer than %llu leaves", (unsigned long long)n);
+        return audit_fail(err, ST_INVALID, "the tree has fewer than %llu leaves",
+                          (unsigned long long)n);
     if (m > n)
-        return fail(err, ST_INVALID, "a tree of %llu leaves is not a prefix of one of %llu",
-                    (unsigned long long)m, (unsigned long long)n);
+        return audit_fail(err, ST_INVALID, "a tree of %llu leaves is not a prefix of one of %llu",
+                          (unsigned long long)m, (unsigned long long)n);
     if (m == 0 || m == n)
         return ST_OK; /* the empty proof */
     struct proof p = {log, path, 0, err};
@@ -793,13 +771,13 @@ int audit_log_tile(struct audit_log *log, unsigned level, uint64_t index, unsign
                    uint8_t *out, struct st_err *err)
 {
     if (width < 1 || width > AUDIT_TILE_WIDTH)
-        return fail(err, ST_INVALID, "a tile is 1-%d hashes wide", AUDIT_TILE_WIDTH);
+        return audit_fail(err, ST_INVALID, "a tile is 1-%d hashes wide", AUDIT_TILE_WIDTH);
     /* level 7 is the last whose hashes each cover fewer than 2^64 leaves */
     unsigned height = level * AUDIT_TILE_HEIGHT;
     uint64_t size = current_size(log);
     uint64_t first = index * AUDIT_TILE_WIDTH, end = first + width; /* at `height` */
     if (level > 7 || index > UINT64_MAX / AUDIT_TILE_WIDTH - 1 || end > (size >> height))
-        return fail(err, ST_NOT_FOUND, "the tree does not reach the end of that tile");
+        return audit_fail(err, ST_NOT_FOUND, "the tree does not reach the end of that tile");
     return read_hashes(log, height, first, width, (uint8_t(*)[AUDIT_HASH_LEN])out, err);
 }
 
@@ -815,7 +793,7 @@ int audit_log_by_subject(struct audit_log *log, const uint8_t subject[AUDIT_SUBJ
         const unsigned char *k = (const unsigned char *)rocksdb_iter_key(it, &len);
         if (len != AUDIT_SUBJECT_LEN + 8 || memcmp(k, subject, AUDIT_SUBJECT_LEN) != 0)
             break;
-        if (fn(ctx, be64_get(k + AUDIT_SUBJECT_LEN)) != 0)
+        if (fn(ctx, store_be64_get(k + AUDIT_SUBJECT_LEN)) != 0)
             break;
     }
     return iter_done(it, ST_OK, err);
@@ -828,7 +806,7 @@ int audit_log_meta_get(struct audit_log *log, const char *name, char **val, size
 {
     *val = NULL;
     if (!meta_name_ok(name))
-        return fail(err, ST_INVALID, "a name of 1-32 bytes is needed");
+        return audit_fail(err, ST_INVALID, "a name of 1-32 bytes is needed");
     unsigned char key[34];
     size_t vlen = 0;
     int rc = get_value(log, key, meta_key(name, key), val, &vlen, err);
@@ -841,7 +819,7 @@ int audit_log_meta_put(struct audit_log *log, const char *name, const void *val,
                        struct st_err *err)
 {
     if (!meta_name_ok(name) || strcmp(name, AUDIT_META_SIZE) == 0)
-        return fail(err, ST_INVALID, "a name of 1-32 bytes other than \"size\" is needed");
+        return audit_fail(err, ST_INVALID, "a name of 1-32 bytes other than \"size\" is needed");
     unsigned char key[34];
     rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
     rocksdb_writebatch_put_cf(wb, log->cf[CF_TREE], (const char *)key, meta_key(name, key), val,

@@ -4,7 +4,7 @@
  * "compact range"), and the verification of inclusion and consistency proofs.
  *
  * Hashes are SHA-256 through one EVP_MD_CTX per thread (kept under a
- * pthread key and freed when the thread ends), because the committer hashes
+ * pthread key and freed when the thread ends), because the fold thread hashes
  * every leaf and a context per call would cost an allocation each time.
  *
  * The compact range keeps, for each set bit h of the size, the hash of the

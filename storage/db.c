@@ -191,20 +191,6 @@ static int check_schema(struct store *st, struct st_err *err)
     return ST_OK;
 }
 
-static uint64_t be64_decode(const unsigned char *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-
-static void be64_encode(uint64_t v, unsigned char *p)
-{
-    for (int i = 7; i >= 0; i--, v >>= 8)
-        p[i] = (unsigned char)v;
-}
-
 /* Finds the highest serial recorded, so a restart never issues one twice. */
 static void load_serial(struct store *st)
 {
@@ -219,7 +205,7 @@ static void load_serial(struct store *st)
         size_t klen;
         const char *k = rocksdb_iter_key(it, &klen);
         if (klen == sizeof last && memcmp(k, SERIAL_PREFIX, SERIAL_PREFIX_LEN) == 0)
-            next = be64_decode((const unsigned char *)k + SERIAL_PREFIX_LEN) + 1;
+            next = store_be64_get((const unsigned char *)k + SERIAL_PREFIX_LEN) + 1;
     }
     rocksdb_iter_destroy(it);
     atomic_store(&st->next_serial, next);
@@ -320,7 +306,7 @@ int store_txn_put_serial(struct store_txn *tx, uint64_t serial, const char *hn, 
 {
     unsigned char key[SERIAL_PREFIX_LEN + 8];
     memcpy(key, SERIAL_PREFIX, SERIAL_PREFIX_LEN);
-    be64_encode(serial, key + SERIAL_PREFIX_LEN);
+    store_be64_put(serial, key + SERIAL_PREFIX_LEN);
     return store_txn_put(tx, CF_METADATA, key, sizeof key, hn, strlen(hn), err);
 }
 

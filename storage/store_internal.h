@@ -22,4 +22,19 @@ rocksdb_writeoptions_t *store_write_options(struct store *st);
 /* Maps a RocksDB error string to an ST_* status, fills err, frees the string. */
 int store_rocks_fail(char *rerr, const char *what, struct st_err *err);
 
+/* Big-endian 64-bit numbers, as keys and values store them so they sort. */
+static inline void store_be64_put(uint64_t v, unsigned char *p)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (unsigned char)v;
+}
+
+static inline uint64_t store_be64_get(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
 #endif
