@@ -15,7 +15,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <ftw.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +30,7 @@
 #include "keys/keys.h"
 #include "appliance/agency.h"
 #include "appliance/register.h"
+#include "tests/unit/scratch_dir.h"
 
 struct fixture {
     char root[200]; /* removed after the test */
@@ -42,18 +42,10 @@ struct fixture {
 
 /* ---- helpers ---------------------------------------------------------------- */
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
-
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof *f);
-    const char *tmp = getenv("TMPDIR");
-    snprintf(f->root, sizeof f->root, "%s/test_agency.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(f->root))
+    if (scratch_dir_make(f->root, sizeof f->root, "test_agency") != 0)
         return -1;
     snprintf(f->reg, sizeof f->reg, "%s/register", f->root);
     snprintf(f->out, sizeof f->out, "%s/out", f->root);
@@ -79,7 +71,7 @@ static int teardown(void **state)
 {
     struct fixture *f = *state;
     keys_holder_close(f->keys);
-    nftw(f->root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    scratch_dir_remove(f->root);
     free(f);
     return 0;
 }

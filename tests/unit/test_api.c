@@ -24,7 +24,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +37,7 @@
 #include "appliance/metrics.h"
 #include "appliance/register.h"
 #include "keys/keys.h"
+#include "tests/unit/scratch_dir.h"
 
 #define NOW 1796083200 /* 2026-12-01T00:00:00Z */
 
@@ -60,18 +60,10 @@ static const struct agency adjudicator = {.name = "nrb-adj", .roles = ROLE_ADJUD
 static const struct agency operator_ = {.name = "ops", .roles = ROLE_OPERATOR};
 static const struct agency everything = {.name = "all", .roles = 0x7f};
 
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
-
 static int setup(void **state)
 {
     (void)state;
-    const char *tmp = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/test_api.XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
-    if (!mkdtemp(dir))
+    if (scratch_dir_make(dir, sizeof dir, "test_api") != 0)
         return -1;
     struct reg_result res = {0};
     static const struct keys_options software = {.insecure_software_key = true};
@@ -95,7 +87,7 @@ static int teardown(void **state)
     metrics_free(metrics);
     reg_close(reg);
     keys_holder_close(keys);
-    return nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    return scratch_dir_remove(dir);
 }
 
 /* ---- requests ------------------------------------------------------------------------------ */

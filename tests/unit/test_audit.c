@@ -23,7 +23,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <ftw.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +33,7 @@
 
 #include "storage/audit_internal.h"
 #include "storage/storage.h"
+#include "tests/unit/scratch_dir.h"
 
 #include <rocksdb/c.h>
 
@@ -165,25 +165,17 @@ static void close_log(struct fx *f)
 static int setup(void **state)
 {
     struct fx *f = calloc(1, sizeof *f);
-    const char *tmp = getenv("TMPDIR");
-    snprintf(f->dir, sizeof f->dir, "%s/test_audit.XXXXXX", tmp ? tmp : "/tmp");
-    assert_non_null(mkdtemp(f->dir));
+    assert_int_equal(scratch_dir_make(f->dir, sizeof f->dir, "test_audit"), 0);
     open_log(f);
     *state = f;
     return 0;
-}
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
 }
 
 static int teardown(void **state)
 {
     struct fx *f = *state;
     close_log(f);
-    nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    scratch_dir_remove(f->dir);
     for (size_t i = 0; i < f->d.n; i++)
         free(f->d.data[i]);
     free(f);

@@ -22,13 +22,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "storage/storage.h"
+#include "tests/unit/scratch_dir.h"
 
 #define CAP (16 * AUDIT_JOURNAL_BLOCK) /* the smallest journal: 64 KiB */
 
@@ -40,9 +40,7 @@ struct fx {
 static int setup(void **state)
 {
     struct fx *f = calloc(1, sizeof *f);
-    const char *tmp = getenv("TMPDIR");
-    snprintf(f->dir, sizeof f->dir, "%s/test_audit_journal.XXXXXX", tmp ? tmp : "/tmp");
-    assert_non_null(mkdtemp(f->dir));
+    assert_int_equal(scratch_dir_make(f->dir, sizeof f->dir, "test_audit_journal"), 0);
     snprintf(f->path, sizeof f->path, "%s/ring-0", f->dir);
     struct audit_journal_pos at = {0, 0};
     struct st_err err;
@@ -51,17 +49,11 @@ static int setup(void **state)
     return 0;
 }
 
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
-
 static int teardown(void **state)
 {
     struct fx *f = *state;
     audit_journal_close(f->j);
-    nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    scratch_dir_remove(f->dir);
     free(f);
     return 0;
 }

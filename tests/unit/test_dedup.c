@@ -35,6 +35,7 @@
 
 #include "appliance/register.h"
 #include "keys/keys.h"
+#include "tests/unit/scratch_dir.h"
 
 #define NOW         1780304400 /* 2026-06-01T09:00:00Z */
 #define CAPTURED_AT "2026-06-01T08:30:00Z"
@@ -58,20 +59,14 @@ static void reopen(struct fx *f)
         fail_msg("reg_open: %s", res.msg);
 }
 
-static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    return remove(path);
-}
-
 static int setup(void **state)
 {
     struct fx *f = calloc(1, sizeof *f);
     struct reg_result res = {0};
     if (!f)
         return -1;
-    snprintf(f->dir, sizeof f->dir, "/tmp/test_dedup.XXXXXX");
-    if (!mkdtemp(f->dir) || reg_init(f->dir, &SOFTWARE_KEY, &f->keys, &res) != REG_OK) {
+    if (scratch_dir_make(f->dir, sizeof f->dir, "test_dedup") != 0 ||
+        reg_init(f->dir, &SOFTWARE_KEY, &f->keys, &res) != REG_OK) {
         fprintf(stderr, "cannot create a register: %s\n", res.msg);
         free(f);
         return -1;
@@ -90,7 +85,7 @@ static int teardown(void **state)
     struct fx *f = *state;
     reg_close(f->r);
     keys_holder_close(f->keys);
-    int rc = nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    int rc = scratch_dir_remove(f->dir);
     free(f);
     return rc;
 }

@@ -16,7 +16,6 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -31,6 +30,7 @@
 
 #include "keys/keyring_internal.h"
 #include "keys/keys.h"
+#include "tests/unit/scratch_dir.h"
 
 static const uint8_t PINNED_DEK1[32] = {
     0xc9, 0xcf, 0x35, 0x2e, 0xc0, 0x10, 0xc3, 0x74, 0xfc, 0xc4, 0x90, 0x30, 0x67, 0x21, 0x59, 0x03,
@@ -162,8 +162,7 @@ static int make_tmp(void **state)
     struct tmp *t = calloc(1, sizeof(*t));
     if (t == NULL)
         return -1;
-    snprintf(t->dir, sizeof(t->dir), "/tmp/test_keys.XXXXXX");
-    if (mkdtemp(t->dir) == NULL) {
+    if (scratch_dir_make(t->dir, sizeof t->dir, "test_keys") != 0) {
         free(t);
         return -1;
     }
@@ -172,16 +171,10 @@ static int make_tmp(void **state)
     return 0;
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
-
 static int remove_tmp(void **state)
 {
     struct tmp *t = *state;
-    int rc = nftw(t->dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+    int rc = scratch_dir_remove(t->dir);
     free(t);
     return rc;
 }

@@ -48,6 +48,7 @@
 #include "appliance/hn.h"
 #include "appliance/register.h"
 #include "keys/keys.h"
+#include "tests/unit/scratch_dir.h"
 
 #define NOW_2026_06_01 1780304400 /* 2026-06-01T09:00:00Z (12:00 in Nairobi) */
 #define NOW_2026_08_01 1785574800 /* 2026-08-01T09:00:00Z */
@@ -75,20 +76,14 @@ static void reopen(struct fx *f, int64_t now)
         fail_msg("reg_open: %s", res.msg);
 }
 
-static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    return remove(path);
-}
-
 static int setup(void **state)
 {
     struct fx *f = calloc(1, sizeof *f);
     if (!f)
         return -1;
-    snprintf(f->dir, sizeof f->dir, "/tmp/test_register.XXXXXX");
     struct reg_result res = {0};
-    if (!mkdtemp(f->dir) || reg_init(f->dir, &SOFTWARE_KEY, &f->keys, &res) != REG_OK) {
+    if (scratch_dir_make(f->dir, sizeof f->dir, "test_register") != 0 ||
+        reg_init(f->dir, &SOFTWARE_KEY, &f->keys, &res) != REG_OK) {
         fprintf(stderr, "cannot create a register: %s\n", res.msg);
         free(f);
         return -1;
@@ -97,7 +92,7 @@ static int setup(void **state)
     if (reg_open(f->dir, &opt, &f->r, &res) != REG_OK) {
         fprintf(stderr, "reg_open: %s\n", res.msg);
         keys_holder_close(f->keys);
-        nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+        scratch_dir_remove(f->dir);
         free(f);
         return -1;
     }
@@ -110,7 +105,7 @@ static int teardown(void **state)
     struct fx *f = *state;
     reg_close(f->r);
     keys_holder_close(f->keys);
-    int rc = nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    int rc = scratch_dir_remove(f->dir);
     free(f);
     return rc;
 }

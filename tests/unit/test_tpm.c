@@ -35,7 +35,6 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +49,7 @@
 
 #include "keys/keyproc_internal.h"
 #include "keys/keys.h"
+#include "tests/unit/scratch_dir.h"
 
 struct fx {
     char dir[64];
@@ -77,19 +77,12 @@ static int swtpm(const char *what, const char *dir)
     return run("sh scripts/swtpm.sh %s %s", what, dir);
 }
 
-static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    return remove(path);
-}
-
 static int setup(void **state)
 {
     struct fx *f = calloc(1, sizeof(*f));
     if (f == NULL)
         return -1;
-    snprintf(f->dir, sizeof(f->dir), "/tmp/test_tpm.XXXXXX");
-    if (mkdtemp(f->dir) == NULL || swtpm("start", f->dir) != 0) {
+    if (scratch_dir_make(f->dir, sizeof f->dir, "test_tpm") != 0 || swtpm("start", f->dir) != 0) {
         fprintf(stderr, "cannot start swtpm in %s\n", f->dir);
         free(f);
         return -1;
@@ -104,10 +97,10 @@ static int teardown(void **state)
 {
     struct fx *f = *state;
     swtpm("stop", f->dir);
-    nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    scratch_dir_remove(f->dir);
     if (f->other[0]) {
         swtpm("stop", f->other);
-        nftw(f->other, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+        scratch_dir_remove(f->other);
     }
     free(f);
     return 0;
@@ -388,8 +381,7 @@ static void test_another_tpm_is_refused(void **state)
     struct fx *f = *state;
     struct keys_err err;
     keys_holder_close(create(f));
-    snprintf(f->other, sizeof(f->other), "/tmp/test_tpm_other.XXXXXX");
-    assert_non_null(mkdtemp(f->other));
+    assert_int_equal(scratch_dir_make(f->other, sizeof f->other, "test_tpm_other"), 0);
     assert_int_equal(swtpm("start", f->other), 0);
     char tcti[160];
     snprintf(tcti, sizeof(tcti), "swtpm:path=%s/tpm/swtpm.sock", f->other);
