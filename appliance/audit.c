@@ -366,7 +366,7 @@ static void publish(struct audit *a, char *text, size_t len, uint64_t size)
 static int checkpoint_now(struct audit *a, char *err, size_t errlen)
 {
     struct st_err serr;
-    if (a->folder && audit_folder_settle(a->folder, &serr) != ST_OK)
+    if (a->folder && audit_folder_settle(a->folder, true, &serr) != ST_OK)
         return fail(err, errlen, "the audit fold is failing: %s", serr.msg);
     struct audit_checkpoint cp;
     audit_log_head(a->log, &cp.size, cp.root);
@@ -690,16 +690,7 @@ void audit_stop(struct audit *a)
 {
     if (!a || !a->opened)
         return;
-    struct audit_fold_stats st;
-    audit_stats(a, &st);
-    if (st.chunks)
-        log_info("audit: leaves written and folded",
-                 "leaves=%llu writes=%llu folds=%llu syncs=%llu", (unsigned long long)st.leaves,
-                 (unsigned long long)st.chunks, (unsigned long long)st.folds,
-                 (unsigned long long)st.syncs);
-    audit_folder_stop(a->folder); /* after the rings: every written leaf is folded */
-    a->folder = NULL;
-    if (a->thread_started) {
+    if (a->thread_started) { /* the checkpointer first: it settles with the fold */
         pthread_mutex_lock(&a->lock);
         a->stopping = true;
         pthread_cond_signal(&a->wake);
@@ -707,6 +698,14 @@ void audit_stop(struct audit *a)
         pthread_join(a->thread, NULL);
         a->thread_started = false;
     }
+    struct audit_fold_stats st = {0};
+    audit_folder_stop(a->folder, &st); /* after the rings: every written leaf is folded */
+    a->folder = NULL;
+    if (st.chunks)
+        log_info("audit: leaves written and folded",
+                 "leaves=%llu writes=%llu folds=%llu syncs=%llu", (unsigned long long)st.leaves,
+                 (unsigned long long)st.chunks, (unsigned long long)st.folds,
+                 (unsigned long long)st.syncs);
     char err[300], clean[300];
     if (checkpoint_now(a, err, sizeof err) != 0)
         log_error("audit: no last checkpoint could be signed", "error=\"%s\"",
@@ -763,10 +762,10 @@ void audit_push(struct audit *a, struct audit_chunk *c)
     audit_folder_push(a->folder, c);
 }
 
-struct audit_log *audit_log_of(struct audit *a)
+struct audit_log *audit_log_of(struct audit *a, bool durable)
 {
     struct st_err serr;
-    if (a->folder && audit_folder_settle(a->folder, &serr) != ST_OK) {
+    if (a->folder && audit_folder_settle(a->folder, durable, &serr) != ST_OK) {
         char clean[300];
         log_error("audit: the tree lags its journals: the fold is failing", "error=\"%s\"",
                   log_clean(serr.msg, clean, sizeof clean));

@@ -205,8 +205,11 @@ int audit_submit(struct audit *a, struct audit_journal *j, const struct audit_re
 /* A chunk a ring's journal wrote, for the fold. */
 void audit_push(struct audit *a, struct audit_chunk *c);
 
-/* For the API (audit_api.c): the log, once every leaf written so far is in its tree. */
-struct audit_log *audit_log_of(struct audit *a);
+/* For the API (audit_api.c): the log, once every leaf written so far is in its
+ * tree; `durable` when the tree itself is read (its size, hashes, entries and
+ * proofs), which must be synced to be the tree a crash leaves.  The index by
+ * subject needs only the fold: the leaves are durable in their journals. */
+struct audit_log *audit_log_of(struct audit *a, bool durable);
 const struct keyring *audit_keyring(struct audit *a);
 /* The latest signed checkpoint (malloc'd text); NULL before the first. */
 char *audit_latest_checkpoint(struct audit *a, size_t *len);

@@ -83,7 +83,7 @@ static uint64_t tree_size(struct audit *a)
 {
     uint64_t size;
     uint8_t root[AUDIT_HASH_LEN];
-    audit_log_head(audit_log_of(a), &size, root);
+    audit_log_head(audit_log_of(a, true), &size, root);
     return size;
 }
 
@@ -150,8 +150,9 @@ void api_audit_entries(struct api_call *c)
         end = size;
     struct lines l = {malloc(4096), 0, 4096, false};
     struct st_err err;
-    int rc = l.buf && start < end ? audit_log_scan(audit_log_of(a), start, end, add_line, &l, &err)
-                                  : ST_OK;
+    int rc = l.buf && start < end
+                 ? audit_log_scan(audit_log_of(a, true), start, end, add_line, &l, &err)
+                 : ST_OK;
     if (rc != ST_OK || l.oom || !l.buf) {
         free(l.buf);
         if (rc != ST_OK)
@@ -201,7 +202,7 @@ void api_audit_inclusion(struct api_call *c)
     uint8_t path[AUDIT_PROOF_MAX][AUDIT_HASH_LEN];
     size_t n;
     struct st_err err;
-    int rc = audit_log_inclusion(audit_log_of(a), index, size, path, &n, &err);
+    int rc = audit_log_inclusion(audit_log_of(a, true), index, size, path, &n, &err);
     if (rc != ST_OK) {
         st_fail(c, rc, &err);
         return;
@@ -220,7 +221,7 @@ void api_audit_consistency(struct api_call *c)
     uint8_t path[AUDIT_PROOF_MAX][AUDIT_HASH_LEN];
     size_t n;
     struct st_err err;
-    int rc = audit_log_consistency(audit_log_of(a), first, second, path, &n, &err);
+    int rc = audit_log_consistency(audit_log_of(a, true), first, second, path, &n, &err);
     if (rc != ST_OK) {
         st_fail(c, rc, &err);
         return;
@@ -320,8 +321,9 @@ static void entries_bundle(struct api_call *c, struct audit *a, uint64_t index, 
     size_t cap = (size_t)width * (AUDIT_LEAF_MAX + 2);
     struct lines l = {malloc(cap), 0, cap, false};
     struct st_err err;
-    int rc = l.buf ? audit_log_scan(audit_log_of(a), first, first + width, add_entry, &l, &err)
-                   : ST_NOMEM;
+    int rc = l.buf
+                 ? audit_log_scan(audit_log_of(a, true), first, first + width, add_entry, &l, &err)
+                 : ST_NOMEM;
     if (rc == ST_OK && !l.oom) {
         reply_bytes(c, CONTENT_BINARY, l.buf, l.len);
         return;
@@ -352,7 +354,8 @@ void api_audit_tile(struct api_call *c)
     }
     uint8_t *tile = malloc((size_t)width * AUDIT_HASH_LEN);
     struct st_err err;
-    int rc = tile ? audit_log_tile(audit_log_of(a), level, index, width, tile, &err) : ST_NOMEM;
+    int rc =
+        tile ? audit_log_tile(audit_log_of(a, true), level, index, width, tile, &err) : ST_NOMEM;
     if (rc == ST_OK) {
         reply_bytes(c, CONTENT_BINARY, (char *)tile, (size_t)width * AUDIT_HASH_LEN);
         return;
@@ -384,7 +387,7 @@ static json_t *access_json(struct audit *a, uint64_t index)
     size_t len;
     struct st_err err;
     struct audit_record rec;
-    if (audit_log_leaf(audit_log_of(a), index, &leaf, &len, &err) != ST_OK)
+    if (audit_log_leaf(audit_log_of(a, true), index, &leaf, &len, &err) != ST_OK)
         return json_pack("{s:I, s:s}", "index", (json_int_t)index, "error", "leaf unreadable");
     int rc = audit_leaf_parse(leaf, len, &rec, NULL, 0);
     free(leaf);
@@ -423,8 +426,8 @@ void api_accesses(struct api_call *c)
     audit_subject_of(audit_keyring(a), c->param, subject);
     struct recent r = {calloc(limit, sizeof *r.idx), limit, 0};
     struct st_err err;
-    int rc =
-        r.idx ? audit_log_by_subject(audit_log_of(a), subject, keep_recent, &r, &err) : ST_NOMEM;
+    int rc = r.idx ? audit_log_by_subject(audit_log_of(a, false), subject, keep_recent, &r, &err)
+                   : ST_NOMEM;
     json_t *list = rc == ST_OK ? json_array() : NULL;
     size_t n = r.seen < limit ? r.seen : limit;
     for (size_t i = 0; list && i < n; i++) {

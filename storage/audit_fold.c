@@ -7,11 +7,16 @@
  * someone waits on it, and appends it in one unsynced WriteBatch that also
  * records, for each journal, how far its records are now in the tree (the
  * mark "journal.<index>": where reading must resume after a crash).  At
- * most every SYNC_MS, and whenever asked (audit_folder_settle: before a
- * checkpoint is signed, before the tree is read for an auditor), it syncs
- * the log; only then may each journal reuse the space of what was folded,
- * since a crash before the sync rolls the tree back to the last sync and
- * the journal must still hold what followed.
+ * most every SYNC_MS, and whenever asked (audit_folder_settle with `synced`:
+ * before a checkpoint is signed, before the tree is read for an auditor), it
+ * syncs the log; only then may each journal reuse the space of what was
+ * folded, since a crash before the sync rolls the tree back to the last sync
+ * and the journal must still hold what followed.
+ *
+ * Progress is counted in chunks: `pushed` so far, `folded` into the tree,
+ * `synced` with it.  A settle that wants a sync also takes a ticket
+ * (`sync_asked`); the thread syncs while tickets are outstanding and answers
+ * every ticket taken before its sync began (`sync_done`).
  *
  * A failed append leaves the chunks queued and is tried again after
  * RETRY_MS: the leaves are durable in their journals whatever happens, so
@@ -44,9 +49,10 @@ struct audit_folder {
     pthread_cond_t ready, settled;
     struct audit_chunk *head, *tail;
     bool sleeping, stop;
-    uint64_t pushed, synced; /* chunks pushed; chunks folded and synced */
-    uint64_t wanted;         /* a settle waits for synced >= this */
-    int last_rc;             /* of the last append or sync */
+    uint64_t pushed, folded, synced; /* chunks: pushed, in the tree, and synced too */
+    uint64_t sync_asked, sync_done;  /* settle tickets for a sync: taken, answered */
+    unsigned waiting;                /* settles waiting: fold at once */
+    int last_rc;                     /* of the last append or sync */
     struct audit_fold_stats stats;
     struct journal_state journals[AUDIT_JOURNALS_MAX];
     struct audit_leaf *leaves; /* the fold's list, kept between folds */
@@ -141,26 +147,39 @@ int audit_journal_recover(struct audit_log *log, const char *path, unsigned inde
 
 /* ---- the thread ------------------------------------------------------------------------ */
 
+/* What one turn of the thread took: its chunks, and what to answer after. */
+struct turn {
+    struct audit_chunk *list;
+    uint64_t taken;   /* pushed when the chunks were taken */
+    uint64_t tickets; /* sync tickets taken by then */
+    bool sync;        /* a ticket is outstanding, or the thread stops */
+};
+
+static bool hurried(const struct audit_folder *f)
+{
+    return f->stop || f->waiting > 0 || f->sync_asked > f->sync_done;
+}
+
 /* Waits for chunks (or a settle, or the stop); takes every queued one. */
-static struct audit_chunk *take(struct audit_folder *f, uint64_t *taken, bool *urgent)
+static void take(struct audit_folder *f, struct turn *t)
 {
     pthread_mutex_lock(&f->lock);
-    while (!f->head && !f->stop && f->wanted <= f->synced) {
+    while (!f->head && !hurried(f)) {
         f->sleeping = true;
         pthread_cond_wait(&f->ready, &f->lock);
         f->sleeping = false;
     }
-    if (f->head && !f->stop && f->wanted <= f->synced) {
+    if (f->head && !hurried(f)) {
         pthread_mutex_unlock(&f->lock);
         sleep_ms(FOLD_DELAY_MS);
         pthread_mutex_lock(&f->lock);
     }
-    struct audit_chunk *list = f->head;
+    t->list = f->head;
     f->head = f->tail = NULL;
-    *taken = f->pushed;
-    *urgent = f->stop || f->wanted > f->synced;
+    t->taken = f->pushed;
+    t->tickets = f->sync_asked;
+    t->sync = f->stop || f->sync_asked > f->sync_done;
     pthread_mutex_unlock(&f->lock);
-    return list;
 }
 
 static int fold(struct audit_folder *f, struct audit_chunk *list, struct st_err *err)
@@ -228,16 +247,23 @@ static int sync_and_reclaim(struct audit_folder *f, struct st_err *err)
     return ST_OK;
 }
 
-static void record(struct audit_folder *f, int rc, const struct st_err *err, uint64_t taken,
-                   bool synced)
+/* The outcome of a turn: rc, and whether the fold (and the sync) happened. */
+static void record(struct audit_folder *f, int rc, const struct st_err *err, const struct turn *t,
+                   bool folded, bool synced)
 {
     pthread_mutex_lock(&f->lock);
     f->last_rc = rc;
     if (rc != ST_OK) {
         f->stats.failed++;
         snprintf(f->stats.last_error, sizeof f->stats.last_error, "%s", err->msg);
-    } else if (synced && taken > f->synced) {
-        f->synced = taken;
+    }
+    if (folded && t->taken > f->folded)
+        f->folded = t->taken;
+    if (synced) {
+        if (t->taken > f->synced)
+            f->synced = t->taken;
+        if (t->tickets > f->sync_done)
+            f->sync_done = t->tickets;
     }
     pthread_cond_broadcast(&f->settled);
     pthread_mutex_unlock(&f->lock);
@@ -261,16 +287,16 @@ static void *folder_main(void *arg)
 {
     struct audit_folder *f = arg;
     for (;;) {
-        uint64_t taken;
-        bool urgent;
-        struct audit_chunk *list = take(f, &taken, &urgent);
+        struct turn t;
+        take(f, &t);
+        struct audit_chunk *list = t.list;
         struct st_err err = {0};
         int rc = list ? fold(f, list, &err) : ST_OK;
         size_t n = 0, chunks = 0;
         for (struct audit_chunk *c = list; c; c = c->next)
             n += c->n, chunks++;
         if (rc != ST_OK) {
-            record(f, rc, &err, taken, false);
+            record(f, rc, &err, &t, false, false);
             requeue(f, list);
             sleep_ms(RETRY_MS);
             continue;
@@ -286,10 +312,10 @@ static void *folder_main(void *arg)
             audit_chunk_free(list);
             list = next;
         }
-        bool sync = urgent || ms_since(&f->last_sync) >= SYNC_MS;
+        bool sync = t.sync || ms_since(&f->last_sync) >= SYNC_MS;
         if (sync)
             rc = sync_and_reclaim(f, &err);
-        record(f, rc, &err, taken, sync && rc == ST_OK);
+        record(f, rc, &err, &t, true, sync && rc == ST_OK);
         if (stop && rc == ST_OK)
             return NULL;
         if (rc != ST_OK)
@@ -351,18 +377,23 @@ void audit_folder_push(struct audit_folder *f, struct audit_chunk *c)
         pthread_cond_signal(&f->ready);
 }
 
-int audit_folder_settle(struct audit_folder *f, struct st_err *err)
+static bool settled(const struct audit_folder *f, uint64_t target, uint64_t ticket)
+{
+    return f->folded >= target && f->sync_done >= ticket;
+}
+
+int audit_folder_settle(struct audit_folder *f, bool synced, struct st_err *err)
 {
     pthread_mutex_lock(&f->lock);
-    uint64_t target = f->pushed + 1; /* +1: a sync is wanted even with nothing new */
-    if (f->wanted < target)
-        f->wanted = target;
-    f->pushed++; /* a settle counts as an empty chunk, so that synced reaches it */
+    uint64_t target = f->pushed;
+    uint64_t ticket = synced ? ++f->sync_asked : 0;
+    f->waiting++;
     pthread_cond_signal(&f->ready);
-    int rc = ST_OK;
-    while (f->synced < target && f->last_rc == ST_OK)
+    while (!settled(f, target, ticket) && f->last_rc == ST_OK)
         pthread_cond_wait(&f->settled, &f->lock);
-    if (f->synced < target) {
+    f->waiting--;
+    int rc = ST_OK;
+    if (!settled(f, target, ticket)) {
         rc = f->last_rc;
         snprintf(err->msg, sizeof err->msg, "%s", f->stats.last_error);
     }
@@ -370,7 +401,7 @@ int audit_folder_settle(struct audit_folder *f, struct st_err *err)
     return rc;
 }
 
-void audit_folder_stop(struct audit_folder *f)
+void audit_folder_stop(struct audit_folder *f, struct audit_fold_stats *final)
 {
     if (!f)
         return;
@@ -379,6 +410,8 @@ void audit_folder_stop(struct audit_folder *f)
     pthread_cond_signal(&f->ready);
     pthread_mutex_unlock(&f->lock);
     pthread_join(f->thread, NULL);
+    if (final)
+        *final = f->stats;
     while (f->head) { /* only when the last folds failed: the journals keep them */
         struct audit_chunk *next = f->head->next;
         audit_chunk_free(f->head);

@@ -506,10 +506,14 @@ int audit_folder_start(struct audit_log *log, void (*after_sync)(void *ctx), voi
 void audit_folder_attach(struct audit_folder *f, struct audit_journal *j);
 /* Any thread; takes the chunk; never blocks on the disk. */
 void audit_folder_push(struct audit_folder *f, struct audit_chunk *c);
-/* Returns once everything pushed before the call is in the tree and synced. */
-int audit_folder_settle(struct audit_folder *f, struct st_err *err);
-/* Folds and syncs what was pushed, then stops the thread and frees f. */
-void audit_folder_stop(struct audit_folder *f);
+/* Returns once everything pushed before the call is in the tree and, when
+ * `synced`, durable there too; else the fold's error.  A tree read only when
+ * synced can never change after a crash (the journals refold in their own
+ * order, which may differ from the order the fold took). */
+int audit_folder_settle(struct audit_folder *f, bool synced, struct st_err *err);
+/* Folds and syncs what was pushed, then stops the thread and frees f; the
+ * thread's final figures go to `final` when not NULL. */
+void audit_folder_stop(struct audit_folder *f, struct audit_fold_stats *final);
 void audit_folder_stats(struct audit_folder *f, struct audit_fold_stats *out);
 /* The mark's name for journal `index` ("journal.<index>"), and its value. */
 void audit_journal_mark_name(unsigned index, char out[32]);

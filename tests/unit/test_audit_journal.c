@@ -303,14 +303,18 @@ static void test_fold(void **state)
         struct audit_chunk *c = NULL;
         int rc;
         while ((rc = audit_journal_write_sync(f->j, &c, &err)) == ST_BUSY)
-            assert_int_equal(audit_folder_settle(fold, &err), ST_OK); /* room follows a sync */
+            assert_int_equal(audit_folder_settle(fold, true, &err),
+                             ST_OK); /* room follows a sync */
         assert_int_equal(rc, ST_OK);
         if (c)
             audit_folder_push(fold, c);
     }
-    assert_int_equal(audit_folder_settle(fold, &err), ST_OK);
     uint64_t size;
     uint8_t root[AUDIT_HASH_LEN];
+    assert_int_equal(audit_folder_settle(fold, false, &err), ST_OK); /* folded, maybe unsynced */
+    audit_log_head(log, &size, root);
+    assert_int_equal(size, next);
+    assert_int_equal(audit_folder_settle(fold, true, &err), ST_OK);
     audit_log_head(log, &size, root);
     assert_int_equal(size, next);
     assert_true(__atomic_load_n(&syncs_seen, __ATOMIC_SEQ_CST) >= 1);
@@ -336,7 +340,16 @@ static void test_fold(void **state)
     audit_folder_stats(fold, &st);
     assert_int_equal(st.leaves, next);
     assert_int_equal(st.failed, 0);
-    audit_folder_stop(fold);
+    add(f, next); /* one more, written and pushed: the stop folds it */
+    struct audit_chunk *c = NULL;
+    assert_int_equal(audit_journal_write_sync(f->j, &c, &err), ST_OK);
+    audit_folder_push(fold, c);
+    struct audit_fold_stats final;
+    audit_folder_stop(fold, &final);
+    assert_int_equal(final.leaves, next + 1);
+    assert_true(final.syncs > st.syncs);
+    audit_log_head(log, &size, root);
+    assert_int_equal(size, next + 1);
     audit_log_close(log);
 }
 
