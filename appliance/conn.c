@@ -505,7 +505,8 @@ static struct held *held_pop(struct conn *c)
 
 static void held_free(struct held *h)
 {
-    explicit_bzero(h->msg, h->len);
+    if (h->msg) /* none for an answer withheld before its leaf was queued */
+        explicit_bzero(h->msg, h->len);
     free(h->msg);
     free(h);
 }
@@ -515,6 +516,23 @@ static void held_drop_leaving(struct conn *c)
 {
     while (c->held_head && c->held_head->durable)
         held_free(held_pop(c));
+}
+
+/* In place of an answer whose leaf could not be written: a 500 storage_error,
+ * after which the connection sends nothing more and closes. */
+static void send_withheld(struct conn *c)
+{
+    char head[160];
+    int n = snprintf(head, sizeof head,
+                     "HTTP/1.1 500 Internal Server Error\r\nContent-Type: "
+                     "application/json\r\nContent-Length: %zu\r\nConnection: "
+                     "close\r\n\r\n",
+                     sizeof withheld - 1);
+    conn_write(c, head, (size_t)n);
+    conn_write(c, withheld, sizeof withheld - 1);
+    log_error("answer withheld: its audit leaf could not be written", "conn=%u agency=%s", c->id,
+              agency_name(c));
+    c->held_failed = true;
 }
 
 /* Sends the held answers whose turn it is; closes once they are gone when asked. */
@@ -529,17 +547,7 @@ static void held_release(struct conn *c)
         if (c->held_failed) {
             /* after a withheld answer, nothing more is sent */
         } else if (h->rc != ST_OK) {
-            char head[160];
-            int n = snprintf(head, sizeof head,
-                             "HTTP/1.1 500 Internal Server Error\r\nContent-Type: "
-                             "application/json\r\nContent-Length: %zu\r\nConnection: "
-                             "close\r\n\r\n",
-                             sizeof withheld - 1);
-            conn_write(c, head, (size_t)n);
-            conn_write(c, withheld, sizeof withheld - 1);
-            log_error("answer withheld: its audit leaf could not be written", "conn=%u agency=%s",
-                      c->id, agency_name(c));
-            c->held_failed = true;
+            send_withheld(c);
             c->hold_close = true;
         } else {
             conn_write(c, h->msg, h->len);
@@ -612,12 +620,25 @@ static bool conn_hold(struct conn *c, char *msg, size_t len, const struct audit_
     if (!record && !c->nheld)
         return false;
     struct held *h = calloc(1, sizeof *h);
-    if (!h || (record && audit_submit(log, c->ring->journal, audit) != 0)) {
-        free(h);
+    if (!h) {
         explicit_bzero(msg, len);
         free(msg);
         log_error("connection dropped: out of memory", "conn=%u", c->id);
         conn_close_now(c); /* no answer without its record */
+        return true;
+    }
+    if (record && audit_submit(log, c->ring->journal, audit) != 0) {
+        explicit_bzero(msg, len); /* its leaf could not even be queued: never sent */
+        free(msg);
+        msg = NULL, len = 0;
+        record = false;
+        h->rc = ST_NOMEM;
+    }
+    if (h->rc != ST_OK && !c->nheld) { /* its turn is now */
+        free(h);
+        if (!c->held_failed)
+            send_withheld(c);
+        conn_finish(c, true);
         return true;
     }
     h->conn = c;
