@@ -734,13 +734,21 @@ bool audit_enabled(const struct audit *a)
 
 /* ---- requests ------------------------------------------------------------------------ */
 
+/* src into dst (cap bytes), cut to fit; no printf: this runs for every answer. */
+static void copy_field(char *dst, size_t cap, const char *src)
+{
+    size_t n = strnlen(src, cap - 1);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
 int audit_submit(struct audit *a, struct audit_journal *j, const struct audit_request *req)
 {
     struct audit_record r = {.time_ms = now_ms(), .result = req->status};
-    snprintf(r.agency, sizeof r.agency, "%s", req->agency);
-    snprintf(r.op, sizeof r.op, "%s", req->op ? req->op : "unknown");
-    snprintf(r.purpose, sizeof r.purpose, "%s", req->purpose);
-    snprintf(r.txid, sizeof r.txid, "%s", req->txid);
+    copy_field(r.agency, sizeof r.agency, req->agency);
+    copy_field(r.op, sizeof r.op, req->op ? req->op : "unknown");
+    copy_field(r.purpose, sizeof r.purpose, req->purpose);
+    copy_field(r.txid, sizeof r.txid, req->txid);
     r.has_subject = req->hn[0] != '\0';
     if (r.has_subject)
         audit_subject_of(a->kr, req->hn, r.subject);

@@ -2,8 +2,9 @@
  * appliance/audit_leaf.c - one leaf of the audit log: the record of one
  * access or administrative act, as one line of JSON.
  *
- * Writing is a single snprintf into the ticket's buffer, on the request's
- * own thread: the members in a fixed order, so that the same record always
+ * Writing appends the members into the caller's buffer, on the request's
+ * own thread, without printf (a leaf is written for every answer): the
+ * members in a fixed order, so that the same record always
  * gives the same bytes (an auditor can re-encode and compare), and every
  * string reduced to printable ASCII with '"' and '\' escaped, so that a leaf
  * is always one line and never needs more than AUDIT_LEAF_MAX bytes.
@@ -67,56 +68,122 @@ int audit_txid(char out[AUDIT_TXID_LEN + 1])
 
 /* ---- writing ------------------------------------------------------------------------ */
 
-/* s as the inside of a JSON string: printable ASCII, '"' and '\' escaped,
- * anything else '?'; at most max characters of s. */
-static void json_text(const char *s, size_t max, char *out)
+/* Where a leaf is being written: the next byte, the room left, and whether
+ * anything did not fit (then the leaf is refused whole). */
+struct leaf_out {
+    char *p;
+    size_t left;
+    bool full;
+};
+
+static void put(struct leaf_out *o, const char *s, size_t n)
 {
-    size_t j = 0;
-    for (size_t i = 0; s[i] && i < max; i++) {
-        char ch = s[i];
-        if (ch == '"' || ch == '\\')
-            out[j++] = '\\';
-        out[j++] = (ch >= 0x20 && ch <= 0x7e) ? ch : '?';
+    if (n >= o->left) { /* one byte stays for the final '\0' */
+        o->full = true;
+        return;
     }
-    out[j] = '\0';
+    memcpy(o->p, s, n);
+    o->p += n;
+    o->left -= n;
 }
 
-static void iso_time(int64_t ms, char out[64])
+#define PUT_LITERAL(o, lit) put((o), (lit), sizeof(lit) - 1)
+
+/* s as the inside of a JSON string: printable ASCII, '"' and '\' escaped,
+ * anything else '?'; at most max characters of s. */
+static void put_text(struct leaf_out *o, const char *s, size_t max)
 {
-    time_t secs = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    snprintf(out, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+    char buf[2 * AUDIT_PURPOSE_MAX];
+    size_t j = 0;
+    for (size_t i = 0; s[i] && i < max && j + 2 <= sizeof buf; i++) {
+        char ch = s[i];
+        if (ch == '"' || ch == '\\')
+            buf[j++] = '\\';
+        buf[j++] = (ch >= 0x20 && ch <= 0x7e) ? ch : '?';
+    }
+    put(o, buf, j);
+}
+
+/* v in exactly `width` decimal digits, zero-padded (v < 10^width). */
+static void put_digits(struct leaf_out *o, unsigned v, int width)
+{
+    char buf[10];
+    for (int i = width - 1; i >= 0; i--, v /= 10)
+        buf[i] = (char)('0' + v % 10);
+    put(o, buf, (size_t)width);
+}
+
+/* "YYYY-MM-DDTHH:MM:SS.mmmZ" (UTC) for ms >= 0 before the year 10000.  The
+ * civil date of a day number is the proleptic Gregorian calendar counted in
+ * 400-year eras from 0000-03-01, so that the leap day ends each year; no
+ * gmtime_r, which takes the time zone lock for every leaf. */
+static void put_time(struct leaf_out *o, int64_t ms)
+{
+    int64_t secs = ms / 1000, days = secs / 86400, in_day = secs % 86400;
+    int64_t z = days + 719468; /* days since 0000-03-01 */
+    int64_t era = z / 146097, doe = z % 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153; /* March = 0 */
+    unsigned day = (unsigned)(doy - (153 * mp + 2) / 5 + 1);
+    unsigned month = (unsigned)(mp < 10 ? mp + 3 : mp - 9);
+    int64_t year = yoe + era * 400 + (month <= 2);
+    if (year > 9999) {
+        o->full = true;
+        return;
+    }
+    put_digits(o, (unsigned)year, 4);
+    PUT_LITERAL(o, "-");
+    put_digits(o, month, 2);
+    PUT_LITERAL(o, "-");
+    put_digits(o, day, 2);
+    PUT_LITERAL(o, "T");
+    put_digits(o, (unsigned)(in_day / 3600), 2);
+    PUT_LITERAL(o, ":");
+    put_digits(o, (unsigned)(in_day / 60 % 60), 2);
+    PUT_LITERAL(o, ":");
+    put_digits(o, (unsigned)(in_day % 60), 2);
+    PUT_LITERAL(o, ".");
+    put_digits(o, (unsigned)(ms % 1000), 3);
+    PUT_LITERAL(o, "Z");
 }
 
 int audit_leaf_format(const struct audit_record *r, char *out, size_t outlen)
 {
-    char when[64], agency[2 * AUDIT_AGENCY_MAX + 1], op[2 * AUDIT_OP_MAX + 1];
-    char purpose[2 * AUDIT_PURPOSE_MAX + 1], target[2 * AUDIT_TARGET_MAX + 1];
-    char subject[2 * AUDIT_SUBJECT_LEN + 16] = "", target_member[2 * AUDIT_TARGET_MAX + 16] = "";
-    char txid[AUDIT_TXID_LEN + 1];
-    if (r->time_ms < 0 || r->result < 0 || r->result > 999)
+    if (r->time_ms < 0 || r->result < 0 || r->result > 999 || outlen == 0)
         return -1;
-    iso_time(r->time_ms, when);
-    json_text(r->agency, AUDIT_AGENCY_MAX, agency);
-    json_text(r->op, AUDIT_OP_MAX, op);
-    json_text(r->purpose, AUDIT_PURPOSE_MAX, purpose);
-    json_text(r->txid, AUDIT_TXID_LEN, txid);
+    struct leaf_out o = {out, outlen, false};
+    PUT_LITERAL(&o, "{\"v\":1,\"time\":\"");
+    put_time(&o, r->time_ms);
+    PUT_LITERAL(&o, "\",\"agency\":\"");
+    put_text(&o, r->agency, AUDIT_AGENCY_MAX);
+    PUT_LITERAL(&o, "\",\"op\":\"");
+    put_text(&o, r->op, AUDIT_OP_MAX);
+    PUT_LITERAL(&o, "\",\"purpose\":\"");
+    put_text(&o, r->purpose, AUDIT_PURPOSE_MAX);
+    PUT_LITERAL(&o, "\"");
     if (r->has_subject) {
         char hex[2 * AUDIT_SUBJECT_LEN + 1];
         audit_hex(r->subject, AUDIT_SUBJECT_LEN, hex);
-        snprintf(subject, sizeof subject, ",\"subject\":\"%s\"", hex);
+        PUT_LITERAL(&o, ",\"subject\":\"");
+        put(&o, hex, 2 * AUDIT_SUBJECT_LEN);
+        PUT_LITERAL(&o, "\"");
     }
     if (r->target[0]) {
-        json_text(r->target, AUDIT_TARGET_MAX, target);
-        snprintf(target_member, sizeof target_member, ",\"target\":\"%s\"", target);
+        PUT_LITERAL(&o, ",\"target\":\"");
+        put_text(&o, r->target, AUDIT_TARGET_MAX);
+        PUT_LITERAL(&o, "\"");
     }
-    int n = snprintf(out, outlen,
-                     "{\"v\":1,\"time\":\"%s\",\"agency\":\"%s\",\"op\":\"%s\",\"purpose\":\"%s\""
-                     "%s%s,\"result\":%d,\"txid\":\"%s\"}",
-                     when, agency, op, purpose, subject, target_member, r->result, txid);
-    return n < 0 || (size_t)n >= outlen ? -1 : n;
+    PUT_LITERAL(&o, ",\"result\":");
+    int result = r->result;
+    put_digits(&o, (unsigned)result, result >= 100 ? 3 : result >= 10 ? 2 : 1);
+    PUT_LITERAL(&o, ",\"txid\":\"");
+    put_text(&o, r->txid, AUDIT_TXID_LEN);
+    PUT_LITERAL(&o, "\"}");
+    if (o.full)
+        return -1;
+    *o.p = '\0';
+    return (int)(outlen - o.left);
 }
 
 /* ---- reading ------------------------------------------------------------------------ */

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "appliance/audit.h"
 
@@ -140,6 +141,60 @@ static void test_leaf_round_trip(void **state)
     assert_string_equal(back.target, "kra");
     assert_string_equal(back.purpose, "new?line");
     assert_false(back.has_subject);
+}
+
+/* The leaf's time, against gmtime_r: the epoch, leap days (2000 is a leap
+ * year, 2100 is not), the ends of days and years, the last representable
+ * millisecond, a spread of others; the year 10000 does not fit. */
+static void expect_time(int64_t ms)
+{
+    struct audit_record r = {.time_ms = ms, .result = 200};
+    strcpy(r.agency, "kra");
+    strcpy(r.op, "verify");
+    strcpy(r.purpose, "p");
+    strcpy(r.txid, "00000000000000000000000000000000");
+    char leaf[AUDIT_LEAF_MAX], want[64];
+    assert_true(audit_leaf_format(&r, leaf, sizeof leaf) > 0);
+    time_t secs = (time_t)(ms / 1000);
+    struct tm tm;
+    assert_non_null(gmtime_r(&secs, &tm));
+    size_t n = strftime(want, sizeof want, "{\"v\":1,\"time\":\"%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(want + n, sizeof want - n, ".%03dZ\"", (int)(ms % 1000));
+    assert_memory_equal(leaf, want, strlen(want));
+    struct audit_record back;
+    char err[128];
+    assert_int_equal(audit_leaf_parse(leaf, strlen(leaf), &back, err, sizeof err), 0);
+    assert_int_equal(back.time_ms, ms);
+}
+
+static void test_leaf_times(void **state)
+{
+    (void)state;
+    static const int64_t fixed[] = {
+        0,               /* 1970-01-01T00:00:00.000Z */
+        951782400000,    /* 2000-02-29 */
+        951868799999,    /* 2000-02-29T23:59:59.999Z */
+        951868800000,    /* 2000-03-01 */
+        1709164800500,   /* 2024-02-29 */
+        1798761599999,   /* 2026-12-31T23:59:59.999Z */
+        1798761600000,   /* 2027-01-01 */
+        4107456000000,   /* 2100-02-28 */
+        4107542400000,   /* 2100-03-01: 2100 has no leap day */
+        253402300799999, /* 9999-12-31T23:59:59.999Z */
+    };
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+        expect_time(fixed[i]);
+    uint64_t x = 0x9e3779b97f4a7c15u;
+    for (int i = 0; i < 20000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        expect_time((int64_t)(x % 253402300800000u));
+    }
+    struct audit_record r = {.time_ms = 253402300800000, .result = 200}; /* 10000-01-01 */
+    char leaf[AUDIT_LEAF_MAX];
+    assert_int_equal(audit_leaf_format(&r, leaf, sizeof leaf), -1);
+    r.time_ms = 0;
+    assert_true(audit_leaf_format(&r, leaf, sizeof leaf) > 0);
+    assert_int_equal(audit_leaf_format(&r, leaf, 40), -1); /* too small: refused whole */
 }
 
 static void test_leaf_parse_refuses(void **state)
@@ -443,6 +498,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_leaf_round_trip),
+        cmocka_unit_test(test_leaf_times),
         cmocka_unit_test(test_leaf_parse_refuses),
         cmocka_unit_test(test_checkpoint_sign_parse_verify),
         cmocka_unit_test(test_checkpoint_parse_refuses),
