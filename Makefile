@@ -2,6 +2,7 @@
 #
 #   make run     install missing Debian packages, build, bring up a demo register
 #   make test    install missing packages, build with ASan+UBSan, run every test
+#                (the benchmark programs are built too, so that they keep compiling)
 #   make bench   release build, benchmarks against named peers (docs/BENCHMARKS.md)
 #   make fuzz    build the libFuzzer targets (clang)
 #   make fmt     clang-format every C file
@@ -123,7 +124,7 @@ run: deps
 
 test: deps
 	@$(MAKE) --no-print-directory VARIANT=san unit
-	@$(MAKE) --no-print-directory VARIANT=rel build
+	@$(MAKE) --no-print-directory VARIANT=rel build benches # benches: built, not run
 	@$(MAKE) --no-print-directory fuzz
 	@sh tests/run.sh
 

@@ -49,6 +49,9 @@
 #   BENCH_WORK                 parent of the temporary dir     (build)
 set -eu
 cd "$(dirname "$0")/../.."
+BENCH_NAME=bench_api
+# shellcheck source=tests/bench/lib.sh
+. tests/bench/lib.sh
 
 BIN=${HUDUMA_BIN:-build/rel/bin}
 NGINX=${NGINX:-nginx}
@@ -80,56 +83,14 @@ W=$(cd "$(mktemp -d "$WORK_PARENT/bench-api.XXXXXX")" && pwd)
 HUDUMAD_PID=
 NGINX_PID=
 
-# stop PID: TERM, then KILL if it is still there after 5 s
-stop() {
-    [ -n "$1" ] || return 0
-    kill -TERM "$1" 2>/dev/null || return 0
-    n=0
-    while kill -0 "$1" 2>/dev/null && [ "$n" -lt 50 ]; do
-        sleep 0.1
-        n=$((n + 1))
-    done
-    kill -KILL "$1" 2>/dev/null || true
-    wait "$1" 2>/dev/null || true
-}
 cleanup() {
-    stop "$HUDUMAD_PID"
-    stop "$NGINX_PID"
+    bench_stop "$HUDUMAD_PID"
+    bench_stop "$NGINX_PID"
     sh scripts/swtpm.sh stop "$W/register" 2>/dev/null || :
     rm -rf "$W"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-elapsed() { echo $(($(date +%s) - STARTED)); }
-median() {
-    sort -n | awk '{ v[NR] = $1 }
-        END { if (NR == 0) print 0; else if (NR % 2) print v[(NR + 1) / 2];
-              else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-field() { sed -n "s/.* $1=\\([0-9.]*\\).*/\\1/p" | tail -n 1; }
-
-# A TCP port of 127.0.0.1 that nothing listens on (per /proc/net/tcp{,6}).
-port_in_use() {
-    hex=$(printf '%04X' "$1")
-    cat /proc/net/tcp /proc/net/tcp6 2>/dev/null |
-        awk -v p="$hex" 'NR > 1 && $4 == "0A" { split($2, a, ":"); if (a[2] == p) f = 1 }
-                         END { exit !f }'
-}
-free_port() {
-    tries=0
-    while [ "$tries" -lt 50 ]; do
-        p=$(awk -v s="$(($(date +%N | sed 's/^0*//;s/^$/0/') + $$ + tries))" \
-            'BEGIN { srand(s); print 20000 + int(rand() * 40000) }')
-        if ! port_in_use "$p" && [ "$p" != "${1:-}" ]; then
-            echo "$p"
-            return 0
-        fi
-        tries=$((tries + 1))
-    done
-    echo "bench_api: no free port found" >&2
-    exit 1
-}
 
 echo "== verification over mutual TLS: hudumad vs nginx ($(nproc) cores shared by the" \
     "client and both servers)"
@@ -139,56 +100,17 @@ echo "   $("$NGINX_BIN" -v 2>&1), $(openssl version 2>/dev/null || echo OpenSSL)
 # ---- 1. the register and the agency ---------------------------------------------------
 REG=$W/register
 echo "== a register of $PEOPLE synthetic people (huduma synth --seed 3 | huduma import)"
-sh scripts/swtpm.sh start "$REG" # its master key is sealed there; used at start only
-HUDUMA_TCTI=$(sh scripts/swtpm.sh tcti "$REG")
-export HUDUMA_TCTI
-timeout 60 "$HUDUMA" --dir "$REG" init >/dev/null
-rc=0
-# shellcheck disable=SC2016
-timeout 240 sh -c '"$1" synth --seed 3 --count "$2" --no-events --as-of "$(date -u +%F)" |
-    "$1" --dir "$3" import - --acks --no-sync >"$4" 2>"$5"' sh \
-    "$HUDUMA" "$PEOPLE" "$REG" "$W/acks" "$W/import.log" || rc=$?
-if [ "$rc" -ne 0 ] && [ "$rc" -ne 2 ]; then # 2: some lines refused, the rest committed
-    echo "bench_api: the import failed ($rc):" >&2
-    tr '\r' '\n' <"$W/import.log" | tail -n 5 >&2
-    exit 1
-fi
-echo "   $(tr '\r' '\n' <"$W/import.log" | grep '^imported' | tail -n 1)"
+bench_register "$HUDUMA" "$REG" "$PEOPLE" 3 "$W"
 timeout 60 "$HUDUMA" --dir "$REG" agency add bench-verifier --role verifier --out "$W" >/dev/null
-# The register's own server key is wrapped by its master key, which nginx cannot
-# read: both servers get one throwaway server key and certificate of the same
-# kind (ECDSA P-256) from a throwaway CA; clients are still checked against the
-# register's agency CA by both.
-(
-    cd "$W"
-    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-        -keyout bench-ca.key -out bench-ca.crt -subj '/CN=benchmark server CA' &&
-        openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout server.key \
-            -out server.csr -subj '/CN=localhost' &&
-        printf 'subjectAltName = IP:127.0.0.1, DNS:localhost\nextendedKeyUsage = serverAuth\n' \
-            >server.ext &&
-        openssl x509 -req -in server.csr -CA bench-ca.crt -CAkey bench-ca.key -CAcreateserial \
-            -days 2 -extfile server.ext -out server.crt
-) >"$W/openssl.log" 2>&1 || { echo "bench_api: openssl: $(tail -n 3 "$W/openssl.log")" >&2; exit 1; }
+# one throwaway server certificate for both servers (tests/bench/lib.sh)
+bench_server_cert "$W" localhost "IP:127.0.0.1, DNS:localhost"
 
 # ---- 2. a real person, and their true claims ------------------------------------------
-HN=$(awk -F'\t' '$3 == "assigned" { n++; if (n == 777) { print $4; exit } }' "$W/acks")
-[ -n "$HN" ] || { echo "bench_api: the import assigned too few numbers" >&2; exit 1; }
-timeout 60 "$HUDUMA" --dir "$REG" show "$HN" >"$W/person.json"
-member() { sed -n "s/^  \"$1\": \\(\".*\"\\),\\{0,1\\}\$/\\1/p" "$W/person.json"; }
-surname=$(member surname)
-first_name=$(member first_name)
-dob=$(member date_of_birth)
-sex=$(member sex)
-for v in "$surname" "$first_name" "$dob" "$sex"; do
-    [ -n "$v" ] || { echo "bench_api: cannot read the claims of $HN" >&2; exit 1; }
-done
-printf '{"huduma_number":"%s","claims":{"surname":%s,"first_name":%s,"date_of_birth":%s,"sex":%s}}' \
-    "$HN" "$surname" "$first_name" "$dob" "$sex" >"$W/verify.json"
+HN=$(bench_verify_body "$HUDUMA" "$REG" "$W" 777)
 
 # ---- 3. the two servers ---------------------------------------------------------------
-HPORT=$(free_port)
-NPORT=$(free_port "$HPORT")
+HPORT=$(bench_free_port)
+NPORT=$(bench_free_port "$HPORT")
 cat >"$W/hudumad.conf" <<EOF
 [server]
 listen = 127.0.0.1
@@ -305,7 +227,7 @@ RESULTS=$W/results
 one() {
     test=$1 server=$2 round=$3
     shift 3
-    if [ "$(elapsed)" -ge "$BUDGET" ]; then
+    if [ "$(bench_elapsed)" -ge "$BUDGET" ]; then
         echo "bench_api: over the time budget of $BUDGET s; stopping" >&2
         exit 1
     fi
@@ -325,19 +247,19 @@ one() {
     cores=$(awk -v c="$((c1 - c0))" -v k="$TICK" -v a="$t0" -v b="$t1" \
         'BEGIN { printf "%.2f", c / k / (b - a) }')
     # CPU per answer: the server's CPU time over the answers of warm-up and window
-    us=$(awk -v c="$((c1 - c0))" -v k="$TICK" -v r="$(echo "$line" | field rps)" \
+    us=$(awk -v c="$((c1 - c0))" -v k="$TICK" -v r="$(echo "$line" | bench_field rps)" \
         -v w="$WARMUP" -v d="$SECS" 'BEGIN { printf "%.1f", (r > 0 ? c / k * 1e6 / (r * (w + d)) : 0) }')
     echo "$test $server $round $cores $us $line" >>"$RESULTS"
-    client=$(echo "$line" | field client_cpu)
+    client=$(echo "$line" | bench_field client_cpu)
     if awk -v c="$client" -v t="$CLIENT_THREADS" 'BEGIN { exit !(c >= 0.9 * t) }'; then
         echo "   warning: huduma-load used $client cores with $CLIENT_THREADS thread(s):" \
             "the client may be the bottleneck (BENCH_API_CLIENT_THREADS)" >&2
     fi
     printf '   %-8s %-7s round %s: %8s req/s  p50 %6s us  p99 %7s us  p99.9 %7s us' \
-        "$test" "$server" "$round" "$(echo "$line" | field rps)" "$(echo "$line" | field p50_us)" \
-        "$(echo "$line" | field p99_us)" "$(echo "$line" | field p999_us)"
+        "$test" "$server" "$round" "$(echo "$line" | bench_field rps)" "$(echo "$line" | bench_field p50_us)" \
+        "$(echo "$line" | bench_field p99_us)" "$(echo "$line" | bench_field p999_us)"
     printf '  errors %s  server %s cores, %s us/answer; client %s cores\n' \
-        "$(echo "$line" | field errors)" "$cores" "$us" "$client"
+        "$(echo "$line" | bench_field errors)" "$cores" "$us" "$client"
 }
 both() { # TEST ROUND ARGS...: both servers, hudumad first in odd rounds
     test=$1 round=$2
@@ -351,7 +273,7 @@ med() {
         if (f == "cores") print $4
         else if (f == "us") print $5
         else for (i = 6; i <= NF; i++) if (index($i, f "=") == 1) print substr($i, length(f) + 2)
-    }' "$RESULTS" | median
+    }' "$RESULTS" | bench_median
 }
 
 echo "== flat out (closed loop, keep-alive, $CONNS connections, $CLIENT_THREADS client" \
@@ -425,5 +347,5 @@ echo "h/n: hudumad / nginx; goal for req/s: 1.00 or more; for latency and CPU: 1
 echo "errors over every run: $failures (non-2xx answers, connection and protocol errors)"
 echo "requests still unanswered when their run ended: $unanswered (at a fixed rate a server"
 echo "cannot carry, its backlog grows until the run stops; each waited at least until then)"
-echo "whole benchmark: $(elapsed) s"
+echo "whole benchmark: $(bench_elapsed) s"
 [ "$failures" -eq 0 ]

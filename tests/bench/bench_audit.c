@@ -126,7 +126,7 @@ static void *writer_main(void *arg)
             struct audit_chunk *c = NULL;
             int rc = audit_journal_write_sync(w->j, &c, &err);
             if (rc == ST_BUSY) /* full: the fold syncs, the journal gets room */
-                rc = audit_folder_settle(w->fold, &err);
+                rc = audit_folder_settle(w->fold, true, &err);
             else if (rc == ST_OK)
                 w->writes++;
             if (rc != ST_OK) {
@@ -195,12 +195,12 @@ static uint64_t run_journals(struct audit_log *log, const char *dir, unsigned th
         free(w[i].lat);
     }
     double s = now_s() - t0;
-    if (audit_folder_settle(fold, &err) != ST_OK)
+    if (audit_folder_settle(fold, true, &err) != ST_OK)
         fprintf(stderr, "bench_audit: %s\n", err.msg), failed = 1;
     double cpu = cpu_s() - c0; /* the fold's share included */
     struct audit_fold_stats st;
     audit_folder_stats(fold, &st);
-    audit_folder_stop(fold);
+    audit_folder_stop(fold, NULL);
     for (unsigned i = 0; i < threads; i++)
         audit_journal_close(w[i].j);
     free(w);

@@ -33,6 +33,9 @@
 #   BENCH_WORK              parent of the temporary directory           (build)
 set -eu
 cd "$(dirname "$0")/../.."
+BENCH_NAME=bench_audit
+# shellcheck source=tests/bench/lib.sh
+. tests/bench/lib.sh
 
 BIN=${HUDUMA_BIN:-build/rel/bin}
 BENCH_BIN=${HUDUMA_BENCH_BIN:-build/rel/bench}
@@ -55,30 +58,13 @@ mkdir -p "$WORK_PARENT"
 W=$(cd "$(mktemp -d "$WORK_PARENT/bench-audit.XXXXXX")" && pwd)
 REG=$W/register
 DPID=
-stop() { # PID: TERM, then KILL after 10 s
-    [ -n "$1" ] || return 0
-    kill -TERM "$1" 2>/dev/null || return 0
-    n=0
-    while kill -0 "$1" 2>/dev/null && [ "$n" -lt 100 ]; do
-        sleep 0.1
-        n=$((n + 1))
-    done
-    kill -KILL "$1" 2>/dev/null || true
-    wait "$1" 2>/dev/null || true
-}
 cleanup() {
-    stop "$DPID"
+    bench_stop "$DPID" 100
     sh scripts/swtpm.sh stop "$REG" 2>/dev/null || :
     rm -rf "$W"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-elapsed() { echo $(($(date +%s) - STARTED)); }
-median() {
-    sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print 0; else if (NR % 2) print v[(NR + 1) / 2];
-                                         else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-field() { sed -n "s/.* $1=\\([0-9.]*\\).*/\\1/p" | tail -n 1; }
 
 echo "== audit log benchmark: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "   work dir $W ($(stat -f -c %T "$W") file system)"
@@ -88,36 +74,21 @@ echo "== durable leaves per second (bench_audit: one synced write per leaf, then
 timeout 120 "$BENCH_BIN/bench_audit" "$W/leaves" --threads 2 --inflight 64 --seconds "$SECS" \
     >"$W/leaves.out"
 sed 's/^/   /' "$W/leaves.out"
-single=$(grep 'mode=single' "$W/leaves.out" | field leaves_per_sec)
-group=$(grep 'mode=journal' "$W/leaves.out" | field leaves_per_sec)
-batch=$(grep 'mode=journal' "$W/leaves.out" | field mean_batch)
+single=$(grep 'mode=single' "$W/leaves.out" | bench_field leaves_per_sec)
+group=$(grep 'mode=journal' "$W/leaves.out" | bench_field leaves_per_sec)
+batch=$(grep 'mode=journal' "$W/leaves.out" | bench_field mean_batch)
 
 # ---- 2. a register, an agency, a person ---------------------------------------------------
 echo "== a register of $PEOPLE synthetic people (huduma synth --seed 3 --no-biometrics | huduma import --no-sync)"
-sh scripts/swtpm.sh start "$REG"
-HUDUMA_TCTI=$(sh scripts/swtpm.sh tcti "$REG")
-export HUDUMA_TCTI
-timeout 60 "$HUDUMA" --dir "$REG" init >/dev/null
-rc=0
-# shellcheck disable=SC2016
-timeout 300 sh -c '"$1" synth --seed 3 --count "$2" --no-events --no-biometrics --as-of "$(date -u +%F)" |
-    "$1" --dir "$3" import - --acks --no-sync >"$4" 2>"$5"' sh \
-    "$HUDUMA" "$PEOPLE" "$REG" "$W/acks" "$W/import.log" || rc=$?
-[ "$rc" -eq 0 ] || [ "$rc" -eq 2 ] || { tr '\r' '\n' <"$W/import.log" | tail -n 3 >&2; exit 1; }
-echo "   $(tr '\r' '\n' <"$W/import.log" | grep '^imported' | tail -n 1)"
+bench_register "$HUDUMA" "$REG" "$PEOPLE" 3 "$W" --no-biometrics
 timeout 60 "$HUDUMA" --dir "$REG" agency add bench-verifier --role verifier --out "$W" >/dev/null
 timeout 60 "$HUDUMA" --dir "$REG" agency add bench-auditor --role auditor --out "$W" >/dev/null
 timeout 60 "$HUDUMA" --dir "$REG" keys public >"$W/log-key.pem"
 # without biometrics only children under 6 are accepted: enough people to read
-HN=$(awk -F'\t' '$3 == "assigned" { n++; if (n == 77) { print $4; exit } }' "$W/acks")
-[ -n "$HN" ] || { echo "bench_audit: the import assigned too few numbers" >&2; exit 1; }
-timeout 60 "$HUDUMA" --dir "$REG" show "$HN" >"$W/person.json"
-member() { sed -n "s/^  \"$1\": \\(\".*\"\\),\\{0,1\\}\$/\\1/p" "$W/person.json"; }
-printf '{"huduma_number":"%s","claims":{"surname":%s,"first_name":%s,"date_of_birth":%s,"sex":%s}}' \
-    "$HN" "$(member surname)" "$(member first_name)" "$(member date_of_birth)" "$(member sex)" \
-    >"$W/verify.json"
+bench_verify_body "$HUDUMA" "$REG" "$W" 77 >/dev/null
 
-PORT=$(awk -v s="$$" 'BEGIN { srand(s); print 20000 + int(rand() * 40000) }')
+# shellcheck disable=SC2119 # no port to avoid
+PORT=$(bench_free_port)
 # start_daemon ON|OFF: hudumad with logging on or off; waits until it answers
 start_daemon() {
     enabled=true
@@ -158,23 +129,23 @@ RESULTS=$W/results
 answered_on=0
 # one SHAPE MODE ROUND CONNS PIPELINE
 one() {
-    [ "$(elapsed)" -lt "$BUDGET" ] || { echo "bench_audit: over the budget of $BUDGET s" >&2; exit 1; }
+    [ "$(bench_elapsed)" -lt "$BUDGET" ] || { echo "bench_audit: over the budget of $BUDGET s" >&2; exit 1; }
     c0=$(cpu_ticks "$DPID")
     out=$(load --connections "$4" --pipeline "$5" --duration "$SECS" --warmup "$WARMUP" \
         --label "$1/$2") || { echo "bench_audit: huduma-load failed" >&2; exit 1; }
     c1=$(cpu_ticks "$DPID")
     line=$(echo "$out" | grep '^RESULT')
-    rps=$(echo "$line" | field rps)
+    rps=$(echo "$line" | bench_field rps)
     us=$(awk -v c="$((c1 - c0))" -v k="$TICK" -v r="$rps" -v w="$WARMUP" -v d="$SECS" \
         'BEGIN { printf "%.1f", (r > 0 ? c / k * 1e6 / (r * (w + d)) : 0) }')
     echo "$1 $2 $3 $us $line" >>"$RESULTS"
-    [ "$(echo "$line" | field errors)" = 0 ] || { echo "bench_audit: errors: $line" >&2; exit 1; }
+    [ "$(echo "$line" | bench_field errors)" = 0 ] || { echo "bench_audit: errors: $line" >&2; exit 1; }
     if [ "$2" = on ]; then
         answered_on=$((answered_on + $(echo "$line" | sed -n 's/.* requests=\([0-9]*\).*/\1/p') - \
-            $(echo "$line" | field unanswered)))
+            $(echo "$line" | bench_field unanswered)))
     fi
     printf '   %-4s logging %-3s round %s: %8s req/s  p50 %7s us  p99 %7s us  server %6s us/answer\n' \
-        "$1" "$2" "$3" "$rps" "$(echo "$line" | field p50_us)" "$(echo "$line" | field p99_us)" "$us"
+        "$1" "$2" "$3" "$rps" "$(echo "$line" | bench_field p50_us)" "$(echo "$line" | bench_field p99_us)" "$us"
 }
 
 echo "== verification with logging on and off, $ROUNDS rounds of $SECS s after $WARMUP s of warm-up"
@@ -186,7 +157,7 @@ while [ "$r" -le "$ROUNDS" ]; do
         one cap "$mode" "$r" 32 8
         one c32 "$mode" "$r" 32 1
         one c256 "$mode" "$r" 256 1
-        stop "$DPID"
+        bench_stop "$DPID" 100
         DPID=
     done
     r=$((r + 1))
@@ -198,7 +169,7 @@ sleep 1.5 # a checkpoint covers everything (signed at the last stop too)
 timeout 60 curl -q -sS --noproxy '*' --cacert "$REG/ca/ca.crt" --cert "$W/bench-auditor.crt" \
     --key "$W/bench-auditor.key" -H 'X-Purpose: benchmark check' \
     "https://127.0.0.1:$PORT/v1/audit/checkpoint" >"$W/checkpoint"
-stop "$DPID"
+bench_stop "$DPID" 100
 DPID=
 tree=$(sed -n 2p "$W/checkpoint")
 verdict=$("$AUDIT" --key "$W/log-key.pem" checkpoint "$W/checkpoint") ||
@@ -212,7 +183,7 @@ fi
 med() { awk -v s="$1" -v m="$2" -v f="$3" '$1 == s && $2 == m {
         if (f == "us") print $4
         else for (i = 5; i <= NF; i++) if (index($i, f "=") == 1) print substr($i, length(f) + 2) }' \
-        "$RESULTS" | median; }
+        "$RESULTS" | bench_median; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 list() { awk -v s="$1" -v m="$2" '$1 == s && $2 == m { for (i = 5; i <= NF; i++)
         if (index($i, "rps=") == 1) printf "%s ", substr($i, 5) }' "$RESULTS"; }
@@ -244,4 +215,4 @@ if awk -v r="$cap" 'BEGIN { exit !(r >= 0.90) }'; then
 else
     echo "logging costs $(awk -v r="$cap" 'BEGIN { printf "%.0f", (1 - r) * 100 }')% of capacity (goal: under 10%): NOT met"
 fi
-echo "whole benchmark: $(elapsed) s"
+echo "whole benchmark: $(bench_elapsed) s"

@@ -58,6 +58,9 @@
 #   BENCH_WORK               parent of the temporary dir     (build)
 set -eu
 cd "$(dirname "$0")/../.."
+BENCH_NAME=bench_ratelimit
+# shellcheck source=tests/bench/lib.sh
+. tests/bench/lib.sh
 
 BIN=${HUDUMA_BIN:-build/rel/bin}
 ROUNDS=${BENCH_RL_ROUNDS:-5}
@@ -75,17 +78,13 @@ HUDUMA=$BIN/huduma
 HUDUMAD=$BIN/hudumad
 LOAD=$BIN/huduma-load
 FLOOD=${HUDUMA_BENCH_BIN:-build/rel/bench}/bench_flood
-fatal() {
-    echo "bench_ratelimit: $*" >&2
-    exit 1
-}
 for f in "$HUDUMA" "$HUDUMAD" "$LOAD" "$FLOOD"; do
-    [ -x "$f" ] || fatal "$f is missing (make bench builds it)"
+    [ -x "$f" ] || bench_fatal "$f is missing (make bench builds it)"
 done
 for tool in ip nsenter nft ethtool jq openssl timeout; do
-    command -v "$tool" >/dev/null || fatal "$tool not found (scripts/deps.sh lists its package)"
+    command -v "$tool" >/dev/null || bench_fatal "$tool not found (scripts/deps.sh lists its package)"
 done
-[ "$(id -u)" -eq 0 ] || fatal "needs root (network namespaces, XDP, nftables)"
+[ "$(id -u)" -eq 0 ] || bench_fatal "needs root (network namespaces, XDP, nftables)"
 
 mkdir -p "$WORK_PARENT"
 WORK=$(cd "$(mktemp -d "$WORK_PARENT/bench-ratelimit.XXXXXX")" && pwd)
@@ -93,20 +92,9 @@ WORK=$(cd "$(mktemp -d "$WORK_PARENT/bench-ratelimit.XXXXXX")" && pwd)
 . tests/integration/lib/netns.sh
 DPID=
 TPID=
-stop() { # PID: TERM, then KILL after 5 s
-    [ -n "$1" ] || return 0
-    kill -TERM "$1" 2>/dev/null || return 0
-    n=0
-    while kill -0 "$1" 2>/dev/null && [ "$n" -lt 50 ]; do
-        sleep 0.1
-        n=$((n + 1))
-    done
-    kill -KILL "$1" 2>/dev/null || :
-    wait "$1" 2>/dev/null || :
-}
 cleanup() {
-    stop "$TPID"
-    stop "$DPID"
+    bench_stop "$TPID"
+    bench_stop "$DPID"
     netns_down
     sh scripts/swtpm.sh stop "$WORK/register" 2>/dev/null || :
     rm -rf "$WORK"
@@ -115,12 +103,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 STARTED=$(date +%s)
 
-median() {
-    sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print 0; else if (NR % 2) print v[(NR + 1) / 2];
-                                       else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
-field() { sed -n "s/.* $1=\\([0-9.]*\\).*/\\1/p" | tail -n 1; }
 # cpu_now: "softirq busy" jiffies so far, all CPUs (/proc/stat's first line)
 cpu_now() { awk '/^cpu / { print $8, $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
 
@@ -130,36 +113,13 @@ echo "   load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # ---- 1. register, agency, certificates, namespaces ----------------------------------------
 REG=$WORK/register
-sh scripts/swtpm.sh start "$REG" # its master key is sealed there; used at start only
-HUDUMA_TCTI=$(sh scripts/swtpm.sh tcti "$REG")
-export HUDUMA_TCTI
-timeout 60 "$HUDUMA" --dir "$REG" init >/dev/null
-rc=0
-# shellcheck disable=SC2016
-timeout 240 sh -c '"$1" synth --seed 5 --count "$2" --no-events --as-of "$(date -u +%F)" |
-    "$1" --dir "$3" import - --acks --no-sync >"$4" 2>"$5"' sh \
-    "$HUDUMA" "$PEOPLE" "$REG" "$WORK/acks" "$WORK/import.log" || rc=$?
-[ "$rc" -eq 0 ] || [ "$rc" -eq 2 ] || fatal "the import failed ($rc): $(tail -c 300 "$WORK/import.log")"
+bench_register "$HUDUMA" "$REG" "$PEOPLE" 5 "$WORK" >/dev/null
 timeout 60 "$HUDUMA" --dir "$REG" agency add bench-agency --role verifier --out "$WORK" >/dev/null
-HN=$(awk -F'\t' '$3 == "assigned" { n++; if (n == 77) { print $4; exit } }' "$WORK/acks")
-[ -n "$HN" ] || fatal "the import assigned too few numbers"
-timeout 60 "$HUDUMA" --dir "$REG" show "$HN" >"$WORK/person.json"
-jq -c --arg hn "$HN" '{huduma_number: $hn, claims: {surname, first_name, date_of_birth, sex}}' \
-    "$WORK/person.json" >"$WORK/verify.json"
-
-(
-    cd "$WORK"
-    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-        -keyout bench-ca.key -out bench-ca.crt -subj '/CN=benchmark server CA' &&
-        openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout server.key \
-            -out server.csr -subj '/CN=192.0.2.1' &&
-        printf 'subjectAltName = IP:192.0.2.1\nextendedKeyUsage = serverAuth\n' >server.ext &&
-        openssl x509 -req -in server.csr -CA bench-ca.crt -CAkey bench-ca.key -CAcreateserial \
-            -days 2 -extfile server.ext -out server.crt
-) >"$WORK/openssl.log" 2>&1 || fatal "openssl: $(tail -n 3 "$WORK/openssl.log")"
+HN=$(bench_verify_body "$HUDUMA" "$REG" "$WORK" 77)
+bench_server_cert "$WORK" 192.0.2.1 "IP:192.0.2.1"
 
 netns_up
-timeout 30 ip netns exec "$NS_S" ethtool -K "$VS" gro on >/dev/null || fatal "ethtool -K $VS gro on"
+timeout 30 ip netns exec "$NS_S" ethtool -K "$VS" gro on >/dev/null || bench_fatal "ethtool -K $VS gro on"
 PORT=8443
 echo "   $PEOPLE people; the agency 192.0.2.2 verifies $HN; the flood comes from 203.0.113.66"
 
@@ -207,7 +167,7 @@ table netdev hrlbench {
     }
 }
 EOF
-    timeout 30 ip netns exec "$NS_S" nft -f "$WORK/nft.conf" || fatal "nft -f"
+    timeout 30 ip netns exec "$NS_S" nft -f "$WORK/nft.conf" || bench_fatal "nft -f"
 }
 nft_down() { timeout 30 ip netns exec "$NS_S" nft delete table netdev hrlbench 2>/dev/null || :; }
 
@@ -227,14 +187,14 @@ start_daemon() { # MODE
     n=0
     while ! load --show-response --duration 2 >"$WORK/reply" 2>"$WORK/reply.err"; do
         kill -0 "$DPID" 2>/dev/null && [ "$n" -lt 100 ] ||
-            fatal "hudumad does not answer: $(tail -n 3 "$WORK/reply.err" "$WORK/hudumad.log")"
+            bench_fatal "hudumad does not answer: $(tail -n 3 "$WORK/reply.err" "$WORK/hudumad.log")"
         sleep 0.2
         n=$((n + 1))
     done
-    grep -q '"match":true' "$WORK/reply" || fatal "hudumad did not confirm the claims: $(cat "$WORK/reply")"
+    grep -q '"match":true' "$WORK/reply" || bench_fatal "hudumad did not confirm the claims: $(cat "$WORK/reply")"
     if [ "$1" = xdp ]; then
         [ "$(timeout 30 "$HUDUMA" ratelimit status --instance "bench-$netns_id" | jq -r .mode)" = native ] ||
-            fatal "the XDP limiter is not attached in native mode: $(cat "$WORK/hudumad.log")"
+            bench_fatal "the XDP limiter is not attached in native mode: $(cat "$WORK/hudumad.log")"
     fi
 }
 
@@ -261,13 +221,13 @@ p99_run() { # MODE KIND: one p99 measurement, printed as "p99_us errors rps floo
         sleep 1
     fi
     load --rate "$VERIFY_RATE" --connections "$CONNECTIONS" --duration "$SECONDS_" --warmup 1 \
-        --label "$label" >"$WORK/load.out" 2>&1 || fatal "huduma-load $label: $(tail -n 3 "$WORK/load.out")"
-    stop "$TPID"
+        --label "$label" >"$WORK/load.out" 2>&1 || bench_fatal "huduma-load $label: $(tail -n 3 "$WORK/load.out")"
+    bench_stop "$TPID"
     TPID=
     line=$(grep '^RESULT' "$WORK/load.out")
     flood_pps=-
     [ "$2" = quiet ] || flood_pps=$(sed -n 's/.*pps=\([0-9]*\).*/\1/p' "$WORK/flood.log")
-    echo "$(echo "$line" | field p99_us) $(echo "$line" | field errors) $(echo "$line" | field rps) ${flood_pps:-?} $(echo "$line" | field p50_us)"
+    echo "$(echo "$line" | bench_field p99_us) $(echo "$line" | bench_field errors) $(echo "$line" | bench_field rps) ${flood_pps:-?} $(echo "$line" | bench_field p50_us)"
 }
 
 flat_out() { # MODE: prints "dropped softirq_s busy_s seconds"
@@ -276,7 +236,7 @@ flat_out() { # MODE: prints "dropped softirq_s busy_s seconds"
     set -- "$1" $(cpu_now) "$(date +%s%N)"
     # shellcheck disable=SC2086 # FLOOD_ARGS is words
     timeout 300 $FLOOD_ARGS --count "$FLOOD_PACKETS" >"$WORK/flood.log" 2>&1 ||
-        fatal "bench_flood: $(cat "$WORK/flood.log")"
+        bench_fatal "bench_flood: $(cat "$WORK/flood.log")"
     sleep 0.2 # the last packets leave the veth's queue
     t1=$(date +%s%N)
     # shellcheck disable=SC2046
@@ -316,7 +276,7 @@ while [ "$round" -le "$ROUNDS" ]; do
         echo "   round $round $mode: agency p99 ${quiet} us quiet, ${flood} us flooded ($flood_note);" \
             "flat out: $1 dropped, ${2} s softirq, ${3} s busy CPU in ${4} s:" \
             "$eff dropped per softirq CPU-second"
-        stop "$DPID"
+        bench_stop "$DPID"
         DPID=
         [ "$mode" = nft ] && nft_down
     done
@@ -324,7 +284,7 @@ while [ "$round" -le "$ROUNDS" ]; do
 done
 
 # ---- 3. summary -------------------------------------------------------------------------------
-m() { median <"$WORK/$1"; }
+m() { bench_median <"$WORK/$1"; }
 row() { printf '%-50s %12s %12s %9s\n' "$@"; }
 echo
 echo "== summary: medians of $ROUNDS rounds (load average now $(cut -d' ' -f1-3 /proc/loadavg))"
