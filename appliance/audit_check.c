@@ -22,6 +22,7 @@
  * the API's JSON, hashes in base64; both parsers are strict and fuzzed.
  */
 #include "audit.h"
+#include "keys/keys.h"
 
 #include <jansson.h>
 #include <stdarg.h>
@@ -469,7 +470,7 @@ void audit_check_consistency(const struct audit_check *c, const struct audit_pro
         verdict(v, false, false, 0, "the proof is from %llu to %llu, not from %llu to %llu",
                 (unsigned long long)p->a, (unsigned long long)p->b, (unsigned long long)n0,
                 (unsigned long long)n);
-    else if (!audit_verify_consistency(n0, n, st.note.cp.root, cp.note.cp.root, p->hashes, p->n))
+    else if (!keys_merkle_consistency(n0, n, st.note.cp.root, cp.note.cp.root, p->hashes, p->n))
         verdict(v, false, false, 0,
                 "the tree of size %llu does not extend the tree of size %llu verified before: "
                 "the log was rewritten or forked (run the full audit with --previous to name the "
@@ -502,7 +503,7 @@ void audit_check_inclusion(const struct audit_check *c, const struct audit_proof
     }
     uint8_t h[AUDIT_HASH_LEN];
     audit_leaf_hash(leaf, len, h);
-    if (audit_verify_inclusion(p->a, n, h, p->hashes, p->n, cp.note.cp.root))
+    if (keys_merkle_inclusion(p->a, n, h, p->hashes, p->n, cp.note.cp.root))
         verdict(v, true, false, 0, "entry %llu is in the signed tree of size %llu",
                 (unsigned long long)p->a, (unsigned long long)n);
     else

@@ -1,7 +1,7 @@
 /*
  * storage/audit_merkle.c - the arithmetic of RFC 9162's Merkle tree, with no
  * database: leaf and node hashes, the right edge of a growing tree (a
- * "compact range"), and the verification of inclusion and consistency proofs.
+ * "compact range").
  *
  * Hashes are SHA-256 through one EVP_MD_CTX per thread (kept under a
  * pthread key and freed when the thread ends), because the fold thread hashes
@@ -13,9 +13,11 @@
  * while the carry runs.  The root folds the peaks from the smallest up, each
  * larger one on the left, which is MTH's split at the largest power of two.
  *
- * The verifiers of RFC 9162 sections 2.1.3.2 and 2.1.4.2 are keys/merkle.c's,
- * which the audit signing key's holder uses too (a larger tree is signed
- * only with a consistency proof from the last one).
+ * The verifiers of RFC 9162 sections 2.1.3.2 and 2.1.4.2 are keys/merkle.c's
+ * (keys_merkle_inclusion, keys_merkle_consistency), called directly by
+ * whoever checks a proof: the audit signing key's holder (a larger tree is
+ * signed only with a consistency proof from the last one), huduma-audit and
+ * the tests.
  */
 #include "storage/audit_internal.h"
 
@@ -137,20 +139,5 @@ void audit_range_root(const struct audit_range *r, uint8_t root[AUDIT_HASH_LEN])
     }
 }
 
-/* ---- RFC 9162 2.1.3.2 and 2.1.4.2: proofs (keys/merkle.c) ---------------------------- */
-
+/* The proofs this tree gives are checked by keys/merkle.c's verifiers. */
 _Static_assert(AUDIT_HASH_LEN == KEYS_DIGEST_LEN, "one hash size");
-
-bool audit_verify_inclusion(uint64_t index, uint64_t size, const uint8_t leaf_hash[AUDIT_HASH_LEN],
-                            const uint8_t path[][AUDIT_HASH_LEN], size_t npath,
-                            const uint8_t root[AUDIT_HASH_LEN])
-{
-    return keys_merkle_inclusion(index, size, leaf_hash, path, npath, root);
-}
-
-bool audit_verify_consistency(uint64_t m, uint64_t n, const uint8_t old_root[AUDIT_HASH_LEN],
-                              const uint8_t new_root[AUDIT_HASH_LEN],
-                              const uint8_t path[][AUDIT_HASH_LEN], size_t npath)
-{
-    return keys_merkle_consistency(m, n, old_root, new_root, path, npath);
-}

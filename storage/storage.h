@@ -540,13 +540,8 @@ struct audit_range {
 void audit_range_init(struct audit_range *r);
 void audit_range_push(struct audit_range *r, const uint8_t leaf_hash[AUDIT_HASH_LEN]);
 void audit_range_root(const struct audit_range *r, uint8_t root[AUDIT_HASH_LEN]);
-/* RFC 9162 2.1.3.2 and 2.1.4.2: true when the proof holds. */
-bool audit_verify_inclusion(uint64_t index, uint64_t size, const uint8_t leaf_hash[AUDIT_HASH_LEN],
-                            const uint8_t path[][AUDIT_HASH_LEN], size_t npath,
-                            const uint8_t root[AUDIT_HASH_LEN]);
-bool audit_verify_consistency(uint64_t m, uint64_t n, const uint8_t old_root[AUDIT_HASH_LEN],
-                              const uint8_t new_root[AUDIT_HASH_LEN],
-                              const uint8_t path[][AUDIT_HASH_LEN], size_t npath);
+/* Proofs are verified by keys_merkle_inclusion and keys_merkle_consistency
+ * (keys/keys.h), the same code huduma-audit and checkpoint signing use. */
 
 /* ---- biometric comparison (storage/mcc*.c; docs/biometrics.md) ---------------------
  * Fingers are compared with the project's own Minutia Cylinder-Code matcher

@@ -34,6 +34,7 @@
 #include "storage/audit_internal.h"
 #include "storage/storage.h"
 #include "tests/unit/scratch_dir.h"
+#include "keys/keys.h"
 
 #include <rocksdb/c.h>
 
@@ -235,7 +236,7 @@ static void inclusion_is(struct fx *f, uint64_t index, uint64_t size, const hash
                      (unsigned long long)size, i);
     ref_mth(&f->d, 0, size, root);
     ref_leaf(&f->d, index, leaf);
-    assert_true(audit_verify_inclusion(index, size, leaf, path, n, root));
+    assert_true(keys_merkle_inclusion(index, size, leaf, path, n, root));
 }
 
 static void consistency_is(struct fx *f, uint64_t m, uint64_t size, const hash_t *want,
@@ -254,7 +255,7 @@ static void consistency_is(struct fx *f, uint64_t m, uint64_t size, const hash_t
                      (unsigned long long)size, i);
     ref_mth(&f->d, 0, m, r1);
     ref_mth(&f->d, 0, size, r2);
-    assert_true(audit_verify_consistency(m, size, r1, r2, path, n));
+    assert_true(keys_merkle_consistency(m, size, r1, r2, path, n));
 }
 
 /* ---- sizes 1, 2, 3, 7, 8: the CT leaves, worked by hand -------------------------------- */
@@ -471,7 +472,7 @@ static void test_1000_consistency(void **state)
     assert_int_equal(audit_log_consistency(f->log, 0, BIG, path, &n, &err), ST_OK);
     assert_int_equal(n, 0);
     ref_mth(&f->d, 0, BIG, r);
-    assert_true(audit_verify_consistency(BIG, BIG, r, r, path, 0));
+    assert_true(keys_merkle_consistency(BIG, BIG, r, r, path, 0));
     /* beyond the tree, or backwards: refused */
     assert_int_equal(audit_log_consistency(f->log, 5, BIG + 1, path, &n, &err), ST_INVALID);
     assert_int_equal(audit_log_consistency(f->log, 6, 5, path, &n, &err), ST_INVALID);
@@ -490,38 +491,38 @@ static void test_proofs_refuse_changes(void **state)
     assert_int_equal(audit_log_inclusion(f->log, idx, size, path, &n, &err), ST_OK);
     ref_mth(&f->d, 0, size, root);
     ref_leaf(&f->d, idx, leaf);
-    assert_true(audit_verify_inclusion(idx, size, leaf, path, n, root));
+    assert_true(keys_merkle_inclusion(idx, size, leaf, path, n, root));
     for (size_t i = 0; i < n; i++) {
         memcpy(bad, path, n * HL);
         bad[i][i % HL] ^= 0x40;
-        assert_false(audit_verify_inclusion(idx, size, leaf, bad, n, root));
+        assert_false(keys_merkle_inclusion(idx, size, leaf, bad, n, root));
     }
-    assert_false(audit_verify_inclusion(idx + 1, size, leaf, path, n, root));
-    assert_false(audit_verify_inclusion(idx - 1, size, leaf, path, n, root));
-    assert_false(audit_verify_inclusion(idx, 700, leaf, path, n, root)); /* another shape */
-    assert_false(audit_verify_inclusion(idx, idx + 1, leaf, path, n, root));
-    assert_false(audit_verify_inclusion(idx, size, leaf, path, n - 1, root));
+    assert_false(keys_merkle_inclusion(idx + 1, size, leaf, path, n, root));
+    assert_false(keys_merkle_inclusion(idx - 1, size, leaf, path, n, root));
+    assert_false(keys_merkle_inclusion(idx, 700, leaf, path, n, root)); /* another shape */
+    assert_false(keys_merkle_inclusion(idx, idx + 1, leaf, path, n, root));
+    assert_false(keys_merkle_inclusion(idx, size, leaf, path, n - 1, root));
     memcpy(bad, path, n * HL);
     memcpy(bad[n], root, HL);
-    assert_false(audit_verify_inclusion(idx, size, leaf, bad, n + 1, root));
-    assert_false(audit_verify_inclusion(size, size, leaf, path, n, root));
+    assert_false(keys_merkle_inclusion(idx, size, leaf, bad, n + 1, root));
+    assert_false(keys_merkle_inclusion(size, size, leaf, path, n, root));
     leaf[0] ^= 1;
-    assert_false(audit_verify_inclusion(idx, size, leaf, path, n, root));
+    assert_false(keys_merkle_inclusion(idx, size, leaf, path, n, root));
 
     assert_int_equal(audit_log_consistency(f->log, m, size, path, &n, &err), ST_OK);
     ref_mth(&f->d, 0, m, old);
-    assert_true(audit_verify_consistency(m, size, old, root, path, n));
+    assert_true(keys_merkle_consistency(m, size, old, root, path, n));
     for (size_t i = 0; i < n; i++) {
         memcpy(bad, path, n * HL);
         bad[i][31 - i % HL] ^= 0x01;
-        assert_false(audit_verify_consistency(m, size, old, root, bad, n));
+        assert_false(keys_merkle_consistency(m, size, old, root, bad, n));
     }
-    assert_false(audit_verify_consistency(m + 1, size, old, root, path, n));
-    assert_false(audit_verify_consistency(m, 333, old, root, path, n)); /* another shape */
-    assert_false(audit_verify_consistency(m, size, old, root, path, n - 1));
-    assert_false(audit_verify_consistency(m, size, root, old, path, n));
-    assert_false(audit_verify_consistency(size, m, old, root, path, n));
-    assert_false(audit_verify_consistency(m, size, old, root, path, 0));
+    assert_false(keys_merkle_consistency(m + 1, size, old, root, path, n));
+    assert_false(keys_merkle_consistency(m, 333, old, root, path, n)); /* another shape */
+    assert_false(keys_merkle_consistency(m, size, old, root, path, n - 1));
+    assert_false(keys_merkle_consistency(m, size, root, old, path, n));
+    assert_false(keys_merkle_consistency(size, m, old, root, path, n));
+    assert_false(keys_merkle_consistency(m, size, old, root, path, 0));
 }
 
 /* ---- tiles, reopening, subjects, named values ------------------------------------------ */
