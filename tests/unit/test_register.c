@@ -47,6 +47,7 @@
 
 #include "appliance/hn.h"
 #include "appliance/register.h"
+#include "appliance/register_impl.h"
 #include "keys/keys.h"
 #include "tests/unit/scratch_dir.h"
 
@@ -1824,6 +1825,57 @@ static void test_concurrency(void **state)
     assert_int_equal(counts[CF_PENDING], TWINS - 1);
 }
 
+/* ---- busy transactions ------------------------------------------------------------- */
+
+/* A change that finds the register busy `busy_for` times: each attempt writes
+ * its attempt number first, so a retry that kept an abandoned attempt's
+ * write would show. */
+struct flaky {
+    int calls, busy_for;
+};
+
+static int flaky_change(struct reg *r, struct store_txn *tx, void *ctx, struct reg_result *res)
+{
+    (void)r;
+    struct flaky *f = ctx;
+    char attempt[16];
+    int n = snprintf(attempt, sizeof attempt, "attempt %d", ++f->calls);
+    struct st_err err;
+    if (store_txn_put(tx, CF_METADATA, "test.flaky", 10, attempt, (size_t)n, &err) != ST_OK)
+        return reg_fail(res, REG_ESTORAGE, NULL, "%s", err.msg);
+    if (f->calls <= f->busy_for)
+        return reg_fail(res, REG_EBUSY, NULL, "busy, as the test asks");
+    return REG_OK;
+}
+
+static void test_busy_change_is_retried(void **state)
+{
+    struct fx *f = *state;
+    struct flaky flaky = {0, 2};
+    struct reg_result res = {0};
+    assert_int_equal(reg_in_txn(f->r, flaky_change, &flaky, &res), REG_OK);
+    assert_int_equal(flaky.calls, 3);
+    char *val = NULL;
+    size_t len = 0;
+    struct st_err err;
+    assert_int_equal(store_get(reg_store(f->r), CF_METADATA, "test.flaky", 10, &val, &len, &err),
+                     ST_OK);
+    assert_non_null(val);
+    assert_int_equal(len, strlen("attempt 3"));
+    assert_memory_equal(val, "attempt 3", len); /* the attempt that committed */
+    free(val);
+    /* busy for good: a bounded number of attempts, then a clear refusal */
+    struct flaky stuck = {0, 1000};
+    res = (struct reg_result){0};
+    assert_int_equal(reg_in_txn(f->r, flaky_change, &stuck, &res), REG_EBUSY);
+    assert_true(stuck.calls > 1 && stuck.calls < 100);
+    assert_non_null(strstr(res.msg, "busy"));
+    assert_int_equal(store_get(reg_store(f->r), CF_METADATA, "test.flaky", 10, &val, &len, &err),
+                     ST_OK);
+    assert_memory_equal(val, "attempt 3", len); /* no busy attempt was committed */
+    free(val);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1840,6 +1892,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_capture_at_six, setup, teardown),
         cmocka_unit_test_setup_teardown(test_encryption_at_rest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrency, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_busy_change_is_retried, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
