@@ -35,59 +35,20 @@
 
 #include "appliance/register.h"
 #include "keys/keys.h"
-#include "tests/unit/scratch_dir.h"
+#include "tests/unit/register_fixture.h"
 
 #define NOW         1780304400 /* 2026-06-01T09:00:00Z */
 #define CAPTURED_AT "2026-06-01T08:30:00Z"
 #define FACE_MODEL  "synth-face-512"
 
-struct fx {
-    char dir[64];
-    struct reg *r;
-    struct keyholder *keys;
-};
-
-static const struct keys_options SOFTWARE_KEY = {.insecure_software_key = true};
-
-static void reopen(struct fx *f)
-{
-    reg_close(f->r);
-    f->r = NULL;
-    struct reg_options opt = {.sync = false, .now = NOW, .keys = f->keys};
-    struct reg_result res = {0};
-    if (reg_open(f->dir, &opt, &f->r, &res) != REG_OK)
-        fail_msg("reg_open: %s", res.msg);
-}
-
 static int setup(void **state)
 {
-    struct fx *f = calloc(1, sizeof *f);
-    struct reg_result res = {0};
-    if (!f)
-        return -1;
-    if (scratch_dir_make(f->dir, sizeof f->dir, "test_dedup") != 0 ||
-        reg_init(f->dir, &SOFTWARE_KEY, &f->keys, &res) != REG_OK) {
-        fprintf(stderr, "cannot create a register: %s\n", res.msg);
-        free(f);
-        return -1;
-    }
-    struct reg_options opt = {.sync = false, .now = NOW, .keys = f->keys};
-    if (reg_open(f->dir, &opt, &f->r, &res) != REG_OK) {
-        fprintf(stderr, "reg_open: %s\n", res.msg);
-        return -1;
-    }
-    *state = f;
-    return 0;
+    return fx_setup(state, "test_dedup", NOW);
 }
 
 static int teardown(void **state)
 {
-    struct fx *f = *state;
-    reg_close(f->r);
-    keys_holder_close(f->keys);
-    int rc = scratch_dir_remove(f->dir);
-    free(f);
-    return rc;
+    return fx_teardown(state);
 }
 
 /* ---- records ------------------------------------------------------------------------------ */
@@ -245,7 +206,7 @@ static void test_restart_keeps_index(void **state)
     struct enrol_answer a =
         enrol(f, record("RS-1", "Mutua", "Nduku", "1970-10-10", "88888888", biometrics(4, 0)));
     assert_int_equal(a.outcome, ENROL_ASSIGNED);
-    reopen(f);
+    fx_reopen(f, NOW);
     struct enrol_answer b =
         enrol(f, record("RS-2", "Musyoka", "Mwikali", "1972-12-12", "99999999", biometrics(4, 1)));
     assert_int_equal(b.outcome, ENROL_PENDING);
@@ -382,7 +343,7 @@ static void test_nothing_in_plaintext(void **state)
         if (found_in)
             fail_msg("biometric data %zu lies in plaintext in %s", i, found_in);
     }
-    reopen(f);
+    fx_reopen(f, NOW);
 }
 
 int main(void)

@@ -49,7 +49,7 @@
 #include "appliance/register.h"
 #include "appliance/register_impl.h"
 #include "keys/keys.h"
-#include "tests/unit/scratch_dir.h"
+#include "tests/unit/register_fixture.h"
 
 #define NOW_2026_06_01 1780304400 /* 2026-06-01T09:00:00Z (12:00 in Nairobi) */
 #define NOW_2026_08_01 1785574800 /* 2026-08-01T09:00:00Z */
@@ -57,58 +57,14 @@
 
 /* ---- fixture: one register per test ------------------------------------------------ */
 
-struct fx {
-    char dir[64];
-    struct reg *r;
-    struct keyholder *keys;
-};
-
-/* A pure unit test: the master key in a plain file (tests/unit/test_tpm.c and
- * the integration tests use a real swtpm). */
-static const struct keys_options SOFTWARE_KEY = {.insecure_software_key = true};
-
-static void reopen(struct fx *f, int64_t now)
-{
-    reg_close(f->r);
-    f->r = NULL;
-    struct reg_options opt = {.sync = false, .now = now, .keys = f->keys};
-    struct reg_result res = {0};
-    if (reg_open(f->dir, &opt, &f->r, &res) != REG_OK)
-        fail_msg("reg_open: %s", res.msg);
-}
-
 static int setup(void **state)
 {
-    struct fx *f = calloc(1, sizeof *f);
-    if (!f)
-        return -1;
-    struct reg_result res = {0};
-    if (scratch_dir_make(f->dir, sizeof f->dir, "test_register") != 0 ||
-        reg_init(f->dir, &SOFTWARE_KEY, &f->keys, &res) != REG_OK) {
-        fprintf(stderr, "cannot create a register: %s\n", res.msg);
-        free(f);
-        return -1;
-    }
-    struct reg_options opt = {.sync = false, .now = NOW_2026_06_01, .keys = f->keys};
-    if (reg_open(f->dir, &opt, &f->r, &res) != REG_OK) {
-        fprintf(stderr, "reg_open: %s\n", res.msg);
-        keys_holder_close(f->keys);
-        scratch_dir_remove(f->dir);
-        free(f);
-        return -1;
-    }
-    *state = f;
-    return 0;
+    return fx_setup(state, "test_register", NOW_2026_06_01);
 }
 
 static int teardown(void **state)
 {
-    struct fx *f = *state;
-    reg_close(f->r);
-    keys_holder_close(f->keys);
-    int rc = scratch_dir_remove(f->dir);
-    free(f);
-    return rc;
+    return fx_teardown(state);
 }
 
 /* ---- building records ---------------------------------------------------------------- */
@@ -490,7 +446,7 @@ static void count_stored(struct fx *f, int n[CF_COUNT], bool again)
         n[cf] = raw_count(&d, (enum store_cf)cf);
     raw_close(&d);
     if (again)
-        reopen(f, NOW_2026_06_01);
+        fx_reopen(f, NOW_2026_06_01);
 }
 
 /* ---- enrolment -------------------------------------------------------------------------- */
@@ -1030,7 +986,7 @@ static void test_corrections(void **state)
     struct fx *f = *state;
     char hn[HN_LEN + 1];
     enrol_ok(f->r, adult("KIT-K1", "Otieno", "Akinyi", "female", "1990-04-12", "23456789"), hn);
-    reopen(f, NOW_2026_06_01 + 86400); /* corrected the next day */
+    fx_reopen(f, NOW_2026_06_01 + 86400); /* corrected the next day */
     struct reg_result res = {0};
     uint32_t version = 0;
 
@@ -1501,7 +1457,7 @@ static void test_capture_at_six(void **state)
            "biometrics", "capture at 5");
 
     /* Six weeks later the children are due. */
-    reopen(f, NOW_2026_08_01);
+    fx_reopen(f, NOW_2026_08_01);
     get(f->r, kid, &p);
     assert_int_equal(p.bio_status, BIO_DUE);
     assert_int_equal(p.version, 1);
@@ -1652,7 +1608,7 @@ static void test_encryption_at_rest(void **state)
     assert_true(scan.sst_files > 0);
 
     /* And the register still reads it all back. */
-    reopen(f, NOW_2026_06_01);
+    fx_reopen(f, NOW_2026_06_01);
     struct person p;
     get(f->r, mother, &p);
     assert_string_equal(p.surname, SECRETS[0]);
