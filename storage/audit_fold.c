@@ -51,7 +51,7 @@ struct audit_folder {
     bool sleeping, stop;
     uint64_t pushed, folded, synced; /* chunks: pushed, in the tree, and synced too */
     uint64_t sync_asked, sync_done;  /* settle tickets for a sync: taken, answered */
-    unsigned waiting;                /* settles waiting: fold at once */
+    unsigned waiting;                /* settles waiting: fold what is queued at once */
     int last_rc;                     /* of the last append or sync */
     struct audit_fold_stats stats;
     struct journal_state journals[AUDIT_JOURNALS_MAX];
@@ -155,9 +155,11 @@ struct turn {
     bool sync;        /* a ticket is outstanding, or the thread stops */
 };
 
+/* Fold (and sync) without waiting for company: the thread stops, a sync is
+ * asked for, or a settle waits and there is something to fold. */
 static bool hurried(const struct audit_folder *f)
 {
-    return f->stop || f->waiting > 0 || f->sync_asked > f->sync_done;
+    return f->stop || f->sync_asked > f->sync_done || (f->waiting > 0 && f->head);
 }
 
 /* Waits for chunks (or a settle, or the stop); takes every queued one. */
