@@ -23,8 +23,11 @@
  * is at the start of the file.  Reading from a known position and sequence
  * number (the fold's mark in the log), records are taken while each is
  * whole, checksummed and the next in sequence: the first that is not is
- * where the journal ends.  What lies beyond it (a torn write, an older lap)
- * is never read as new, since its sequence numbers do not follow.
+ * where the journal ends.  What lies beyond it (an older lap) is never read
+ * as new, since its sequence numbers do not follow.  A torn write is the
+ * exception: the whole records it left past a lost block carry the numbers
+ * the next writes will use, so a journal reopened after a crash erases what
+ * lies beyond its tail, as far as one write reaches, before writing.
  *
  * Writing: leaves are queued in memory (audit_journal_add); a write takes
  * as many as fit (audit_journal_prepare) behind the last durable record,
@@ -52,11 +55,13 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#define BLOCK       AUDIT_JOURNAL_BLOCK
-#define HEAD        40          /* a record's header: crc, magic, seq, len, flags, subject */
-#define MAGIC_LEAF  0x314a4448u /* "HDJ1" */
-#define MAGIC_WRAP  0x574a4448u /* "HDJW" */
-#define WRITE_MAX   (1u << 20)  /* bytes of records in one write */
+#define BLOCK      AUDIT_JOURNAL_BLOCK
+#define HEAD       40          /* a record's header: crc, magic, seq, len, flags, subject */
+#define MAGIC_LEAF 0x314a4448u /* "HDJ1" */
+#define MAGIC_WRAP 0x574a4448u /* "HDJW" */
+#define WRITE_MAX  (1u << 20)  /* bytes of records in one write */
+#define WBUF_SIZE                                                                                  \
+    (WRITE_MAX + 2 * BLOCK) /* a write's reach: the tail's block, records, the last block */
 #define QUEUED_HEAD (2 + 1 + AUDIT_SUBJECT_LEN) /* a queued leaf: len, flags, subject */
 #define CHUNK_MAX   256                         /* leaves in one chunk read back after a crash */
 
@@ -154,6 +159,34 @@ static int make_file(const char *path, uint64_t capacity, struct st_err *err)
     return ST_OK;
 }
 
+/* What lies beyond the tail may be the whole records of a write a crash tore
+ * (its first block lost, later ones on the disk), numbered with the very
+ * sequence numbers the next writes will use: a later crash after shorter
+ * writes could read them back as new.  They are erased, durably, before
+ * anything is written: from the tail to where one write can reach (WBUF_SIZE
+ * bytes from the tail's block, never past the lap's end), keeping the durable
+ * bytes of the tail's own block. */
+static int erase_beyond_tail(struct audit_journal *j, const char *path, struct st_err *err)
+{
+    uint64_t from = j->tail;
+    size_t keep = (size_t)(from % BLOCK); /* the durable bytes before the tail, in its block */
+    if (j->capacity - from % j->capacity < HEAD) { /* the next write starts the next lap */
+        from = next_lap(from, j->capacity);
+        keep = 0;
+    }
+    uint64_t start = floor_block(from);
+    uint64_t lap_end = next_lap(from, j->capacity);
+    uint64_t end = start + WBUF_SIZE < lap_end ? start + WBUF_SIZE : lap_end;
+    size_t len = (size_t)(end - start);
+    memset(j->wbuf, 0, len);
+    memcpy(j->wbuf, j->tail_block, keep);
+    ssize_t n = pwrite(j->fd, j->wbuf, len, (off_t)(start % j->capacity));
+    if (n != (ssize_t)len)
+        return audit_fail(err, ST_IO, "cannot erase the audit journal %s beyond its tail: %s", path,
+                          n < 0 ? strerror(errno) : "short write");
+    return ST_OK;
+}
+
 int audit_journal_open(const char *path, unsigned index, uint64_t capacity,
                        struct audit_journal_pos *at, struct audit_journal **out, struct st_err *err)
 {
@@ -176,7 +209,7 @@ int audit_journal_open(const char *path, unsigned index, uint64_t capacity,
     if (j->fd < 0 && errno == EINVAL) /* a file system without direct I/O */
         j->fd = open(path, O_RDWR | O_DSYNC | O_CLOEXEC);
     j->tail_block = aligned_alloc(BLOCK, BLOCK);
-    j->wbuf = aligned_alloc(BLOCK, WRITE_MAX + 2 * BLOCK);
+    j->wbuf = aligned_alloc(BLOCK, WBUF_SIZE);
     if (j->fd < 0 || !j->tail_block || !j->wbuf) {
         int rc = j->fd < 0 ? audit_fail(err, ST_IO, "cannot open the audit journal %s: %s", path,
                                         strerror(errno))
@@ -197,6 +230,13 @@ int audit_journal_open(const char *path, unsigned index, uint64_t capacity,
         audit_journal_close(j);
         return rc;
     }
+    if (!fresh) { /* a fresh file is all zeros */
+        int rc = erase_beyond_tail(j, path, err);
+        if (rc != ST_OK) {
+            audit_journal_close(j);
+            return rc;
+        }
+    }
     *out = j;
     return ST_OK;
 }
@@ -209,6 +249,7 @@ void audit_journal_close(struct audit_journal *j)
         close(j->fd);
     free(j->tail_block);
     free(j->wbuf);
+    audit_chunk_free(j->wchunk); /* closed with a write in flight */
     if (j->queue)
         explicit_bzero(j->queue, j->qcap);
     free(j->queue);

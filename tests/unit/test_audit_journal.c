@@ -409,10 +409,87 @@ static void test_recover_after_crash(void **state)
     audit_log_close(log);
 }
 
+/* Leaf i of the torn-write test: "torn <i>" padded with x to len bytes. */
+static void add_sized(struct fx *f, unsigned i, size_t len)
+{
+    char leaf[AUDIT_LEAF_MAX];
+    size_t n = (size_t)snprintf(leaf, sizeof leaf, "torn %u ", i);
+    memset(leaf + n, 'x', len > n ? len - n : 0);
+    assert_int_equal(audit_journal_add(f->j, leaf, len, NULL), ST_OK);
+}
+
+static int count_chunk(void *ctx, struct audit_chunk *c)
+{
+    *(unsigned *)ctx += (unsigned)c->n;
+    return 0;
+}
+
+/* A write torn by a crash (its first block never reached the disk, the rest
+ * did) leaves whole records beyond the tail, numbered as the next writes will
+ * be.  When the next writes end exactly where one of those records begins (a
+ * block boundary), a second crash there would read it back as new, and
+ * everything after it: records whose answers never left.  Reopened, the
+ * journal erases what lies beyond its tail, so exactly the new writes come
+ * back. */
+static void test_torn_write_is_erased_on_reopen(void **state)
+{
+    struct fx *f = *state;
+    struct st_err err;
+    for (unsigned i = 0; i < 10; i++)
+        add(f, i);
+    struct audit_journal_pos t0 = write_all(f, 0, 10), end;
+    /* records (40-byte head, 8-aligned) that end exactly at a block boundary */
+    uint64_t boundary = (t0.offset / AUDIT_JOURNAL_BLOCK + 2) * AUDIT_JOURNAL_BLOCK;
+    size_t lens[64], k = 0, used = 0, gap = (size_t)(boundary - t0.offset);
+    while (gap - used > 600)
+        lens[k++] = 200, used += 240;
+    lens[k++] = gap - used - 40;
+    for (size_t i = 0; i < k; i++)
+        add_sized(f, 10 + (unsigned)i, lens[i]);
+    for (unsigned i = 0; i < 20; i++) /* and more, beyond the boundary */
+        add_sized(f, 10 + (unsigned)k + i, 200);
+    struct audit_journal_write w;
+    assert_true(audit_journal_prepare(f->j, &w));
+    assert_true(w.file_offset + w.len > boundary + AUDIT_JOURNAL_BLOCK);
+    int fd = open(f->path, O_WRONLY);
+    assert_true(fd >= 0);
+    size_t rest = w.len - AUDIT_JOURNAL_BLOCK;
+    assert_int_equal(pwrite(fd, (const char *)w.buf + AUDIT_JOURNAL_BLOCK, rest,
+                            (off_t)(w.file_offset + AUDIT_JOURNAL_BLOCK)),
+                     (ssize_t)rest);
+    close(fd);
+    audit_journal_close(f->j); /* the crash: the write never completed */
+    f->j = NULL;
+    unsigned n = 0;
+    end = t0;
+    assert_int_equal(audit_journal_scan(f->path, 0, &end, count_chunk, &n, &err), ST_OK);
+    assert_int_equal(n, 0); /* its first record was in the lost block */
+    struct audit_journal_pos at = t0;
+    assert_int_equal(audit_journal_open(f->path, 0, CAP, &at, &f->j, &err), ST_OK);
+    for (size_t i = 0; i < k; i++) /* the same leaves again: they end at the boundary */
+        add_sized(f, 10 + (unsigned)i, lens[i]);
+    struct audit_chunk *c = NULL;
+    assert_int_equal(audit_journal_write_sync(f->j, &c, &err), ST_OK);
+    audit_chunk_free(c);
+    struct audit_journal_pos tail = audit_journal_tail(f->j);
+    assert_int_equal(tail.offset, boundary);
+    audit_journal_close(f->j); /* the second crash */
+    f->j = NULL;
+    n = 0;
+    end = t0;
+    assert_int_equal(audit_journal_scan(f->path, 0, &end, count_chunk, &n, &err), ST_OK);
+    assert_int_equal(n, k);
+    assert_int_equal(end.offset, tail.offset);
+    assert_int_equal(end.seq, 10 + k);
+    at = tail;
+    assert_int_equal(audit_journal_open(f->path, 0, CAP, &at, &f->j, &err), ST_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_write_and_read_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_torn_write_is_erased_on_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corruption_ends_the_journal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_write_leaves_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_laps_and_room, setup, teardown),
