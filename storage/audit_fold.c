@@ -13,10 +13,11 @@
  * folded, since a crash before the sync rolls the tree back to the last sync
  * and the journal must still hold what followed.
  *
- * Progress is counted in chunks: `pushed` so far, `folded` into the tree,
- * `synced` with it.  A settle that wants a sync also takes a ticket
- * (`sync_asked`); the thread syncs while tickets are outstanding and answers
- * every ticket taken before its sync began (`sync_done`).
+ * Progress is counted in chunks, `pushed` so far and `folded` into the
+ * tree; a settle that wants a sync also takes a ticket (`sync_asked`).  The
+ * thread syncs while tickets are outstanding, and a sync answers every
+ * ticket taken before its turn began (`sync_done`): it covers all that turn
+ * and the turns before it folded.
  *
  * A failed append leaves the chunks queued and is tried again after
  * RETRY_MS: the leaves are durable in their journals whatever happens, so
@@ -49,10 +50,10 @@ struct audit_folder {
     pthread_cond_t ready, settled;
     struct audit_chunk *head, *tail;
     bool sleeping, stop;
-    uint64_t pushed, folded, synced; /* chunks: pushed, in the tree, and synced too */
-    uint64_t sync_asked, sync_done;  /* settle tickets for a sync: taken, answered */
-    unsigned waiting;                /* settles waiting: fold what is queued at once */
-    int last_rc;                     /* of the last append or sync */
+    uint64_t pushed, folded;        /* chunks: pushed, and in the tree */
+    uint64_t sync_asked, sync_done; /* settle tickets for a sync: taken, answered */
+    unsigned waiting;               /* settles waiting: fold what is queued at once */
+    int last_rc;                    /* of the last append or sync */
     struct audit_fold_stats stats;
     struct journal_state journals[AUDIT_JOURNALS_MAX];
     struct audit_leaf *leaves; /* the fold's list, kept between folds */
@@ -261,12 +262,8 @@ static void record(struct audit_folder *f, int rc, const struct st_err *err, con
     }
     if (folded && t->taken > f->folded)
         f->folded = t->taken;
-    if (synced) {
-        if (t->taken > f->synced)
-            f->synced = t->taken;
-        if (t->tickets > f->sync_done)
-            f->sync_done = t->tickets;
-    }
+    if (synced && t->tickets > f->sync_done) /* a sync covers everything folded before it */
+        f->sync_done = t->tickets;
     pthread_cond_broadcast(&f->settled);
     pthread_mutex_unlock(&f->lock);
 }
