@@ -89,6 +89,10 @@ static void put(struct leaf_out *o, const char *s, size_t n)
 
 #define PUT_LITERAL(o, lit) put((o), (lit), sizeof(lit) - 1)
 
+_Static_assert(AUDIT_AGENCY_MAX <= AUDIT_PURPOSE_MAX && AUDIT_OP_MAX <= AUDIT_PURPOSE_MAX &&
+                   AUDIT_TARGET_MAX <= AUDIT_PURPOSE_MAX && AUDIT_TXID_LEN <= AUDIT_PURPOSE_MAX,
+               "put_text's buffer holds the longest field escaped");
+
 /* s as the inside of a JSON string: printable ASCII, '"' and '\' escaped,
  * anything else '?'; at most max characters of s. */
 static void put_text(struct leaf_out *o, const char *s, size_t max)

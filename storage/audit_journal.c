@@ -60,8 +60,8 @@
 #define MAGIC_LEAF 0x314a4448u /* "HDJ1" */
 #define MAGIC_WRAP 0x574a4448u /* "HDJW" */
 #define WRITE_MAX  (1u << 20)  /* bytes of records in one write */
-#define WBUF_SIZE                                                                                  \
-    (WRITE_MAX + 2 * BLOCK) /* a write's reach: the tail's block, records, the last block */
+/* a write's reach from the tail's block: that block, WRITE_MAX of records, the last one's spill */
+#define WBUF_SIZE   (WRITE_MAX + 2 * BLOCK)
 #define QUEUED_HEAD (2 + 1 + AUDIT_SUBJECT_LEN) /* a queued leaf: len, flags, subject */
 #define CHUNK_MAX   256                         /* leaves in one chunk read back after a crash */
 
