@@ -11,7 +11,7 @@ libssl-dev librocksdb-dev rocksdb-tools libjansson-dev libcmocka-dev
 liburing-dev libhttp-parser-dev libinih-dev libcbor-dev
 curl openssl nginx
 bpftool libbpf-dev libelf-dev zlib1g-dev iproute2 nftables netsniff-ng jq ethtool
-swtpm swtpm-tools libtss2-dev tpm2-tools util-linux perl xxd
+swtpm swtpm-tools libtss2-dev tpm2-tools util-linux mount e2fsprogs perl xxd
 "
 
 missing=""

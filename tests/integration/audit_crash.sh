@@ -33,16 +33,7 @@ audit_tools
 huduma_init
 add_agency kra verifier
 add_agency aud auditor
-cat >"$WORK/person.json" <<'EOF'
-{"enrolment": {"id": "KIT0093-000001", "officer": "OFF-2201", "centre": "KIT0093",
-               "captured_at": "2026-02-11T10:00:00Z"},
- "surname": "Kamau", "first_name": "Wanjiru", "sex": "female", "date_of_birth": "1979-12-02",
- "place_of_birth": {"county": "042"}, "citizenship": {"type": "birth"}, "residence": {"county": "047"},
- "documents": [{"type": "national_id", "number": "13572468", "issuer": "NRB", "issued": "1998-01-15"}],
- "biometric_exemption": "fingers injured at capture; face camera out of order"}
-EOF
-timeout "$T" "$HUDUMA" enrol "$WORK/person.json" >"$WORK/enrol.out" 2>&1 || fatal "huduma enrol: $(cat "$WORK/enrol.out")"
-HN=$(sed -n 's/.*"huduma_number": *"\([0-9]*\)".*/\1/p' "$WORK/enrol.out")
+enrol_person KIT0093-000001 Kamau Wanjiru 1979-12-02 13572468
 printf '{"huduma_number":"%s","claims":{"surname":"Kamau"}}' "$HN" >"$WORK/verify.json"
 audit_key "$WORK/key.pem"
 STATE=$WORK/auditor.state

@@ -42,17 +42,7 @@ huduma_init
 add_agency kra verifier
 add_agency aud auditor
 add_agency kit registration
-cat >"$WORK/person.json" <<'EOF'
-{"enrolment": {"id": "KIT0091-000001", "officer": "OFF-2201", "centre": "KIT0091",
-               "captured_at": "2026-02-11T10:00:00Z"},
- "surname": "Otieno", "first_name": "Achieng", "sex": "female", "date_of_birth": "1988-07-21",
- "place_of_birth": {"county": "042"}, "citizenship": {"type": "birth"},
- "residence": {"county": "047"},
- "documents": [{"type": "national_id", "number": "24681357", "issuer": "NRB", "issued": "2006-08-01"}],
- "biometric_exemption": "fingers injured at capture; face camera out of order"}
-EOF
-timeout "$T" "$HUDUMA" enrol "$WORK/person.json" >"$WORK/enrol.out" 2>&1 || fatal "huduma enrol: $(cat "$WORK/enrol.out")"
-HN=$(sed -n 's/.*"huduma_number": *"\([0-9]*\)".*/\1/p' "$WORK/enrol.out")
+enrol_person KIT0091-000001 Otieno Achieng 1988-07-21 24681357
 printf '{"huduma_number":"%s","claims":{"surname":"Otieno","date_of_birth":"1988-07-21"}}' "$HN" >"$WORK/verify.json"
 audit_key "$WORK/key.pem"
 STATE=$WORK/auditor.state

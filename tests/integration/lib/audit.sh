@@ -20,6 +20,9 @@
 #   be64 N                             N as 16 hex digits (big-endian)
 #   load_verifications AGENCY N FILE   N verifications with huduma-load (8
 #                                      connections), body FILE
+#   enrol_person ID SURNAME FIRST DOB NATIONAL_ID
+#                                      enrols one adult (biometrics exempted)
+#                                      with huduma enrol; HN gets the number
 # Needs: ldb (Debian package rocksdb-tools), xxd, od.
 
 AUDIT=$SAN/huduma-audit
@@ -29,6 +32,20 @@ audit_tools() {
     need_tools ldb xxd od sed
     [ -x "$AUDIT" ] || fatal "no executable $AUDIT"
     [ -x "$LOAD" ] || fatal "no executable $LOAD"
+}
+
+enrol_person() { # ENROLMENT_ID SURNAME FIRST_NAME DATE_OF_BIRTH NATIONAL_ID
+    cat >"$WORK/person.json" <<EOF
+{"enrolment": {"id": "$1", "officer": "OFF-2201", "centre": "${1%%-*}",
+               "captured_at": "2026-02-11T10:00:00Z"},
+ "surname": "$2", "first_name": "$3", "sex": "female", "date_of_birth": "$4",
+ "place_of_birth": {"county": "042"}, "citizenship": {"type": "birth"}, "residence": {"county": "047"},
+ "documents": [{"type": "national_id", "number": "$5", "issuer": "NRB", "issued": "2008-01-15"}],
+ "biometric_exemption": "fingers injured at capture; face camera out of order"}
+EOF
+    timeout "$T" "$HUDUMA" enrol "$WORK/person.json" >"$WORK/enrol.out" 2>&1 || fatal "huduma enrol: $(cat "$WORK/enrol.out")"
+    HN=$(sed -n 's/.*"huduma_number": *"\([0-9]*\)".*/\1/p' "$WORK/enrol.out")
+    [ -n "$HN" ] || fatal "huduma enrol printed no Huduma Number: $(cat "$WORK/enrol.out")"
 }
 
 audit_key() { # FILE
