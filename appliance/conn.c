@@ -89,6 +89,11 @@ struct conn {
     char in[CONN_IN_SIZE]; /* plaintext, fed to the HTTP parser */
 };
 
+/* Lines that repeat as fast as a flood or a failing disk: one a second each. */
+static struct log_limit refused_log = LOG_LIMIT(1000);
+static struct log_limit withheld_log = LOG_LIMIT(1000);
+static struct log_limit journal_failed_log = LOG_LIMIT(1000);
+
 static void conn_advance(struct conn *c);
 static void conn_flush(struct conn *c);
 static void conn_close_now(struct conn *c);
@@ -144,11 +149,11 @@ void conn_accepted(struct ring *r, unsigned slot, const struct sockaddr_storage 
         atomic_fetch_sub(&s->connections, 1);
         ring_close_slot(r, slot);
         metrics_event(s->metrics, MET_CONN_REFUSED_LIMIT);
-        if (r->now_ms - r->limit_logged_ms >= 1000) { /* at most one line a second */
-            log_warn("connection refused: max_connections open", "ring=%u max_connections=%u",
-                     r->index, s->cfg->max_connections);
-            r->limit_logged_ms = r->now_ms;
-        }
+        unsigned long long held;
+        if (log_limit_pass(&refused_log, &held))
+            log_warn("connection refused: max_connections open",
+                     "ring=%u max_connections=%u suppressed=%llu", r->index,
+                     s->cfg->max_connections, held);
         return;
     }
     struct conn *c = aligned_alloc(64, (sizeof *c + 63) / 64 * 64);
@@ -530,8 +535,10 @@ static void send_withheld(struct conn *c)
                      sizeof withheld - 1);
     conn_write(c, head, (size_t)n);
     conn_write(c, withheld, sizeof withheld - 1);
-    log_error("answer withheld: its audit leaf could not be written", "conn=%u agency=%s", c->id,
-              agency_name(c));
+    unsigned long long held;
+    if (log_limit_pass(&withheld_log, &held))
+        log_error("answer withheld: its audit leaf could not be written",
+                  "conn=%u agency=%s suppressed=%llu", c->id, agency_name(c), held);
     c->held_failed = true;
 }
 
@@ -583,10 +590,12 @@ void conn_journal_written(struct ring *r, int res)
     struct audit_chunk *chunk = NULL;
     struct st_err err;
     int rc = audit_journal_complete(r->journal, res, &chunk, &err);
-    if (rc != ST_OK) {
+    unsigned long long held;
+    if (rc != ST_OK && log_limit_pass(&journal_failed_log, &held)) {
         char clean[300];
-        log_error("audit journal write failed: its answers are withheld", "ring=%u error=\"%s\"",
-                  r->index, log_clean(err.msg, clean, sizeof clean));
+        log_error("audit journal write failed: its answers are withheld",
+                  "ring=%u error=\"%s\" suppressed=%llu", r->index,
+                  log_clean(err.msg, clean, sizeof clean), held);
     }
     if (chunk)
         audit_push(log, chunk);

@@ -4,7 +4,9 @@
  * Each event is formatted into a stack buffer and written to stderr with one
  * write(2), so lines from the ring threads and the workers never interleave.
  * The level is a process-wide atomic set once from the configuration.  Lines
- * longer than the buffer are cut, never split.
+ * longer than the buffer are cut, never split.  A limiter (log_limit_pass)
+ * is a compare-and-swap on the next moment a line may pass: of threads
+ * racing past it, one wins and the others count as held back.
  */
 #include "log.h"
 
@@ -58,6 +60,21 @@ const char *log_clean(const char *text, char *buf, size_t len)
     }
     buf[i] = '\0';
     return buf;
+}
+
+bool log_limit_pass(struct log_limit *limit, unsigned long long *suppressed)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    long long now = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    long long next = atomic_load(&limit->next_ms);
+    if (now < next ||
+        !atomic_compare_exchange_strong(&limit->next_ms, &next, now + limit->interval_ms)) {
+        atomic_fetch_add(&limit->suppressed, 1);
+        return false;
+    }
+    *suppressed = atomic_exchange(&limit->suppressed, 0);
+    return true;
 }
 
 /* Makes the already formatted pairs one line: control characters -> spaces. */

@@ -13,6 +13,8 @@
 #ifndef HUDUMA_LOG_H
 #define HUDUMA_LOG_H
 
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 enum log_level { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR };
@@ -31,6 +33,23 @@ void log_event(enum log_level level, const char *msg, const char *fmt, ...)
 #define log_info(...)  log_event(LOG_INFO, __VA_ARGS__)
 #define log_warn(...)  log_event(LOG_WARN, __VA_ARGS__)
 #define log_error(...) log_event(LOG_ERROR, __VA_ARGS__)
+
+/* A line that can repeat as fast as its cause (a failing disk, a flood of
+ * connections) goes through a limiter of its own: log_limit_pass lets one
+ * through per interval and counts those it held back, which the next line
+ * let through reports (as "suppressed=N").  Shared by threads. */
+struct log_limit {
+    long long interval_ms;
+    atomic_llong next_ms;     /* monotonic: nothing passes before it */
+    atomic_ullong suppressed; /* held back since the last line let through */
+};
+#define LOG_LIMIT(interval_ms)                                                                     \
+    {                                                                                              \
+        (interval_ms), 0, 0                                                                        \
+    }
+
+/* true: log it now, with *suppressed lines held back before it. */
+bool log_limit_pass(struct log_limit *limit, unsigned long long *suppressed);
 
 /* Copies `text` into `buf` fit to sit between double quotes: control
  * characters become spaces, double quotes become single quotes.  Returns buf. */

@@ -337,12 +337,13 @@ static void arm_accept(struct ring *r)
 }
 
 /* At most one line a second: a flood of refused connections must not flood the log. */
+static struct log_limit accept_log = LOG_LIMIT(1000);
+
 static void accept_warn(struct ring *r, const char *what, int err)
 {
-    if (r->accept_logged_ms && r->now_ms - r->accept_logged_ms < 1000)
-        return;
-    r->accept_logged_ms = r->now_ms;
-    log_warn(what, "ring=%u err=\"%s\"", r->index, strerror(err));
+    unsigned long long held;
+    if (log_limit_pass(&accept_log, &held))
+        log_warn(what, "ring=%u err=\"%s\" suppressed=%llu", r->index, strerror(err), held);
 }
 
 /* A new connection's plain descriptor: learn its peer, then ask for a slot. */

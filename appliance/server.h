@@ -160,11 +160,9 @@ struct ring {
     struct conn *conns; /* every live connection of this ring */
     unsigned nconns;
     bool accept_armed, accept_wanted;
-    unsigned installing;       /* accepted sockets on their way into the file table */
-    uint64_t accept_logged_ms; /* the last warning about accepting */
+    unsigned installing; /* accepted sockets on their way into the file table */
     bool draining;
     uint64_t drain_deadline_ms;
-    uint64_t limit_logged_ms;
 
     pthread_mutex_t done_lock; /* worker -> ring: finished jobs */
     struct job *done_head, *done_tail;

@@ -8,7 +8,8 @@
 #     as on a disk that died), every verification gets 500 storage_error and
 #     none gets 200: an answer is never sent without its leaf being durable;
 #   - meanwhile the daemon is unharmed (/healthz answers), it logs the failed
-#     journal writes, and its log names no Huduma Number;
+#     journal writes at most once a second (a dead disk under load must not
+#     flood the log), and its log names no Huduma Number;
 #   - after the file system is mounted again and hudumad restarted, every
 #     transaction id answered before the failure is a leaf of the log, the
 #     full audit passes consistent with the checkpoint the auditor saw before,
@@ -101,10 +102,12 @@ fi
 api kra GET /healthz
 [ "$code" = 200 ] && ok "the daemon is unharmed: /healthz answers 200" ||
     not_ok "/healthz with the journals failing: $code $(cat "$WORK/body")"
-if grep -q 'audit journal write failed' "$LOG"; then
-    ok "the failed journal writes are logged: $(grep -c 'audit journal write failed' "$LOG") lines"
+failed_lines=$(count 'audit journal write failed' "$LOG")
+withheld_lines=$(count 'answer withheld' "$LOG")
+if [ "$failed_lines" -gt 0 ] && [ "$withheld_lines" -gt 0 ] && [ "$withheld_lines" -lt 10 ]; then
+    ok "the failures are logged, not flooded: $failed_lines lines of failed writes, $withheld_lines of withheld answers for 10"
 else
-    not_ok "no failed journal write in the daemon's log"
+    not_ok "the daemon's log has $failed_lines lines of failed journal writes and $withheld_lines of withheld answers for 10"
 fi
 if grep -q "$HN" "$LOG"; then
     not_ok "the daemon's log names the Huduma Number verified"
