@@ -11,6 +11,9 @@
 #        cap   32 connections x 8 pipelined requests (256 in flight): capacity
 #        c32   32 connections, one request each: latency-bound
 #        c256  256 connections, one request each
+#        rate  32 connections x 8 pipelined at a fixed BENCH_AUDIT_RATE req/s
+#              (open loop), which both modes sustain: what logging costs in
+#              server CPU and in latency at equal load, apart from capacity
 #      with the server's CPU time per answer beside each (from /proc).
 #   3. after the logging-on runs, the tree holds at least one leaf per answer
 #      huduma-load counted, and its checkpoint verifies with huduma-audit.
@@ -29,6 +32,7 @@
 #   BENCH_AUDIT_ROUNDS      rounds (each: logging on and off)           (3)
 #   BENCH_AUDIT_SECONDS     measured seconds per run                    (6)
 #   BENCH_AUDIT_WARMUP      warm-up seconds per run                     (1)
+#   BENCH_AUDIT_RATE        the "rate" shape's requests per second      (30000)
 #   BENCH_AUDIT_BUDGET      seconds before no run starts                (600)
 #   BENCH_WORK              parent of the temporary directory           (build)
 set -eu
@@ -43,6 +47,7 @@ PEOPLE=${BENCH_AUDIT_PEOPLE:-5000}
 ROUNDS=${BENCH_AUDIT_ROUNDS:-3}
 SECS=${BENCH_AUDIT_SECONDS:-6}
 WARMUP=${BENCH_AUDIT_WARMUP:-1}
+RATE=${BENCH_AUDIT_RATE:-30000}
 BUDGET=${BENCH_AUDIT_BUDGET:-600}
 WORK_PARENT=${BENCH_WORK:-build}
 HUDUMA=$BIN/huduma
@@ -127,12 +132,12 @@ cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
 RESULTS=$W/results
 : >"$RESULTS"
 answered_on=0
-# one SHAPE MODE ROUND CONNS PIPELINE
+# one SHAPE MODE ROUND CONNS PIPELINE [RATE]
 one() {
     [ "$(bench_elapsed)" -lt "$BUDGET" ] || { echo "bench_audit: over the budget of $BUDGET s" >&2; exit 1; }
     c0=$(cpu_ticks "$DPID")
-    out=$(load --connections "$4" --pipeline "$5" --duration "$SECS" --warmup "$WARMUP" \
-        --label "$1/$2") || { echo "bench_audit: huduma-load failed" >&2; exit 1; }
+    out=$(load --connections "$4" --pipeline "$5" ${6:+--rate "$6"} --duration "$SECS" \
+        --warmup "$WARMUP" --label "$1/$2") || { echo "bench_audit: huduma-load failed" >&2; exit 1; }
     c1=$(cpu_ticks "$DPID")
     line=$(echo "$out" | grep '^RESULT')
     rps=$(echo "$line" | bench_field rps)
@@ -157,6 +162,7 @@ while [ "$r" -le "$ROUNDS" ]; do
         one cap "$mode" "$r" 32 8
         one c32 "$mode" "$r" 32 1
         one c256 "$mode" "$r" 256 1
+        one rate "$mode" "$r" 32 8 "$RATE"
         bench_stop "$DPID" 100
         DPID=
     done
@@ -191,11 +197,12 @@ echo
 echo "== summary: medians of $ROUNDS rounds, $(nproc) cores shared by client and server" \
     "(load average now $(cut -d' ' -f1-3 /proc/loadavg))"
 printf '%-44s %10s %10s %8s\n' "measure" "on" "off" "on/off"
-for s in cap c32 c256; do
+for s in cap c32 c256 rate; do
     case $s in
     cap) label="256 in flight (32 conns x 8): req/s" ;;
     c32) label="32 connections, 1 each: req/s" ;;
     c256) label="256 connections, 1 each: req/s" ;;
+    rate) label="fixed $RATE/s (32 conns x 8): req/s" ;;
     esac
     printf '%-44s %10s %10s %8s\n' "$label" "$(med $s on rps)" "$(med $s off rps)" \
         "$(ratio "$(med $s on rps)" "$(med $s off rps)")"
