@@ -45,20 +45,9 @@ for a in "kra verifier" "aud auditor" "regr registrar" "kit registration"; do
     # shellcheck disable=SC2086 # name and role
     add_agency $a
 done
-enrol() { # ID SURNAME NUMBER -> $HN
-    cat >"$WORK/p.json" <<EOF
-{"enrolment": {"id": "$1", "officer": "OFF-2201", "centre": "KIT0091", "captured_at": "2026-02-11T10:00:00Z"},
- "surname": "$2", "first_name": "Achieng", "sex": "female", "date_of_birth": "1988-07-21",
- "place_of_birth": {"county": "042"}, "citizenship": {"type": "birth"}, "residence": {"county": "047"},
- "documents": [{"type": "national_id", "number": "$3", "issuer": "NRB", "issued": "2006-08-01"}],
- "biometric_exemption": "fingers injured at capture; face camera out of order"}
-EOF
-    timeout "$T" "$HUDUMA" enrol "$WORK/p.json" >"$WORK/enrol.out" 2>&1 || fatal "huduma enrol: $(cat "$WORK/enrol.out")"
-    HN=$(sed -n 's/.*"huduma_number": *"\([0-9]*\)".*/\1/p' "$WORK/enrol.out")
-}
-enrol KIT0091-000001 Otieno 24681357
+enrol_person KIT0091-000001 Otieno Achieng 1988-07-21 24681357
 HN1=$HN
-enrol KIT0091-000002 Wafula 24681358
+enrol_person KIT0091-000002 Wafula Achieng 1988-07-21 24681358
 HN2=$HN
 audit_key "$WORK/key.pem"
 STATE=$WORK/auditor.state

@@ -124,19 +124,8 @@ mount_journals
 start_daemon kra
 sleep 1.5
 fetch_log aud "$WORK/log.after"
-missing=0
-for tx in $(cut -d ' ' -f 2 "$WORK/before"); do
-    grep -q "\"txid\":\"$tx\"}" "$WORK/log.after/entries" || missing=$((missing + 1))
-done
-if [ "$missing" = 0 ]; then
-    ok "after the restart, all 20 transaction ids answered before the failure are leaves ($(cat "$WORK/log.after/size") entries)"
-else
-    not_ok "after the restart, $missing of 20 answered transaction ids have no leaf"
-fi
-out=$("$AUDIT" --key "$WORK/key.pem" --state "$STATE" audit "$WORK/log.after/checkpoint" \
-    "$WORK/log.after/entries" --leaf-hashes "$WORK/log.after/leafhashes") &&
-    ok "the full audit after the failure passes, consistent with before: $out" ||
-    not_ok "the log after the failure does not verify: $out"
+cut -d ' ' -f 2 "$WORK/before" >"$WORK/before.txids"
+answers_in_log "after the disk came back and a restart" "$WORK/before.txids" "$WORK/log.after"
 verify 5 "$WORK/after"
 [ "$(count '^200 [0-9a-f]' "$WORK/after")" = 5 ] &&
     ok "verifications are answered again once the disk is back" ||

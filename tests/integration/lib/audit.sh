@@ -23,6 +23,10 @@
 #   enrol_person ID SURNAME FIRST DOB NATIONAL_ID
 #                                      enrols one adult (biometrics exempted)
 #                                      with huduma enrol; HN gets the number
+#   answers_in_log WHAT TXIDS DIR      every transaction id in TXIDS (one a
+#                                      line) is a leaf of DIR (fetch_log's), and
+#                                      the full audit of DIR passes, consistent
+#                                      with $STATE and $WORK/key.pem
 # Needs: ldb (Debian package rocksdb-tools), xxd, od.
 
 AUDIT=$SAN/huduma-audit
@@ -40,12 +44,29 @@ enrol_person() { # ENROLMENT_ID SURNAME FIRST_NAME DATE_OF_BIRTH NATIONAL_ID
                "captured_at": "2026-02-11T10:00:00Z"},
  "surname": "$2", "first_name": "$3", "sex": "female", "date_of_birth": "$4",
  "place_of_birth": {"county": "042"}, "citizenship": {"type": "birth"}, "residence": {"county": "047"},
- "documents": [{"type": "national_id", "number": "$5", "issuer": "NRB", "issued": "2008-01-15"}],
+ "documents": [{"type": "national_id", "number": "$5", "issuer": "NRB", "issued": "2006-08-01"}],
  "biometric_exemption": "fingers injured at capture; face camera out of order"}
 EOF
     timeout "$T" "$HUDUMA" enrol "$WORK/person.json" >"$WORK/enrol.out" 2>&1 || fatal "huduma enrol: $(cat "$WORK/enrol.out")"
     HN=$(sed -n 's/.*"huduma_number": *"\([0-9]*\)".*/\1/p' "$WORK/enrol.out")
     [ -n "$HN" ] || fatal "huduma enrol printed no Huduma Number: $(cat "$WORK/enrol.out")"
+}
+
+answers_in_log() { # WHAT TXIDS DIR
+    missing=0 n=0
+    while read -r tx; do
+        n=$((n + 1))
+        grep -q "\"txid\":\"$tx\"}" "$3/entries" || missing=$((missing + 1))
+    done <"$2"
+    if [ "$missing" = 0 ]; then
+        ok "$1: all $n answered transaction ids are leaves of the log ($(cat "$3/size") entries)"
+    else
+        not_ok "$1: $missing of $n answered transaction ids have no leaf"
+    fi
+    out=$("$AUDIT" --key "$WORK/key.pem" --state "$STATE" audit "$3/checkpoint" "$3/entries" \
+        --leaf-hashes "$3/leafhashes") &&
+        ok "$1: the full audit passes, consistent with the log verified before: $out" ||
+        not_ok "$1: the log does not verify: $out"
 }
 
 audit_key() { # FILE
