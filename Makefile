@@ -21,7 +21,9 @@ CC := clang
 OPT := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
 else ifeq ($(VARIANT),san)
 CC ?= gcc
-OPT := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+# HUDUMA_FAULTS: the fault sites of storage/fault.c, driven by the integration tests
+OPT := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all \
+       -DHUDUMA_FAULTS
 else
 CC ?= gcc
 OPT := -O2 -g

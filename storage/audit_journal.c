@@ -268,10 +268,15 @@ unsigned audit_journal_index(const struct audit_journal *j)
 
 /* ---- writing ------------------------------------------------------------------------- */
 
+/* HUDUMA_FAULT_JOURNAL_ADD=N (test builds): every Nth add runs out of memory. */
+static struct store_fault add_fault = STORE_FAULT("JOURNAL_ADD");
+
 int audit_journal_add(struct audit_journal *j, const void *leaf, size_t len, const uint8_t *subject)
 {
     if (len > AUDIT_LEAF_MAX)
         return ST_INVALID;
+    if (store_fault(&add_fault))
+        return ST_NOMEM; /* as when the queue cannot grow, below */
     size_t need = j->qlen + QUEUED_HEAD + len;
     if (need > j->qcap) {
         size_t cap = j->qcap ? j->qcap : 16384;

@@ -14,6 +14,8 @@
 #include "storage/storage.h"
 
 #include <rocksdb/c.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 
 rocksdb_transactiondb_t *store_rocks(struct store *st);
 rocksdb_column_family_handle_t *store_cf_handle(struct store *st, enum store_cf cf);
@@ -36,5 +38,27 @@ static inline uint64_t store_be64_get(const unsigned char *p)
         v = v << 8 | p[i];
     return v;
 }
+
+/* Fault injection for the tests (storage/fault.c): with HUDUMA_FAULTS
+ * defined, store_fault() is true on every Nth call of a site when the
+ * environment has HUDUMA_FAULT_<name>=N; without it, never. */
+struct store_fault {
+    const char *name;
+    atomic_int every; /* -1: not read yet; 0: never */
+    atomic_ulong calls;
+};
+#define STORE_FAULT(name)                                                                          \
+    {                                                                                              \
+        (name), -1, 0                                                                              \
+    }
+#ifdef HUDUMA_FAULTS
+bool store_fault(struct store_fault *f);
+#else
+static inline bool store_fault(struct store_fault *f)
+{
+    (void)f;
+    return false;
+}
+#endif
 
 #endif

@@ -1,6 +1,6 @@
 /*
  * tests/tools/fs_shutdown.c - makes a file system fail every later I/O, as a
- * disk that died would, for tests/integration/audit_io_error.sh.  A test
+ * disk that died would, for tests/integration/audit_faults.sh.  A test
  * helper only: built into build/<variant>/tools/, never installed.
  *
  *   fs_shutdown PATH      (root: CAP_SYS_ADMIN)

@@ -11,6 +11,8 @@
 #   huduma_init; add_agency kra verifier
 #   start_daemon kra                 # answers /healthz as agency kra, or fatal
 #   api kra POST /v1/verify @"$WORK/claims.json"; [ "$code" = 200 ]
+#   session NAME kra WRITER          # raw bytes over one TLS connection
+#   statuses NAME                    # ... and the statuses that came back
 #
 # What it sets: SAN HUDUMA HUDUMAD (the sanitized build), WORK (removed on any
 # exit), HUDUMA_DIR (the register, with its own swtpm: lib/swtpm.sh, stopped on
@@ -235,3 +237,39 @@ no_sanitizer_report() { # an ok/not ok line on the daemon's output
         ok "no AddressSanitizer, LeakSanitizer or UBSan report in the daemon's output"
     fi
 }
+
+# ---- raw TLS sessions through openssl s_client ------------------------------------------
+
+# session NAME AGENCY WRITER [SECONDS]: the output of the shell function WRITER
+# goes to the daemon over TLS with the agency's certificate; what comes back is
+# in $WORK/NAME.out.  s_client (-quiet implies -ign_eof) runs until the daemon
+# closes the connection, or SECONDS pass (exit 124).  Sets $s_rc and $s_ms
+# (milliseconds from the start to the close).  WRITER may wait for
+# $WORK/NAME.done, which appears when s_client has ended.
+session() {
+    name=$1 ag=$2 writer=$3 limit=${4:-20}
+    rm -f "$WORK/$name.done"
+    t0=$(now_ms)
+    {
+        "$writer" "$name"
+        wait_done "$name"
+    } | {
+        rc=0
+        timeout "$limit" openssl s_client -quiet -tls1_3 -verify_return_error -verify_ip 127.0.0.1 \
+            -CAfile "$CA" -cert "$CERTS/$ag.crt" -key "$CERTS/$ag.key" -connect "127.0.0.1:$PORT" \
+            >"$WORK/$name.out" 2>"$WORK/$name.err" || rc=$?
+        echo "$rc $(($(now_ms) - t0))" >"$WORK/$name.res"
+        : >"$WORK/$name.done"
+    }
+    read -r s_rc s_ms <"$WORK/$name.res"
+}
+wait_done() { # NAME: waits (at most 60 s) for s_client to end
+    i=0
+    while [ ! -e "$WORK/$1.done" ] && [ -d "$WORK" ] && [ $i -lt 600 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+}
+# The status of each response in $WORK/NAME.out, in order ("200 413").  A body
+# has no final newline, so the next status line may follow it on the same line.
+statuses() { grep -o 'HTTP/1\.1 [0-9][0-9][0-9] ' "$WORK/$1.out" | cut -c 10-12 | tr '\n' ' ' | sed 's/ $//'; }

@@ -1,7 +1,8 @@
 #!/bin/sh
-# tests/integration/audit_io_error.sh - the disk under the audit journals
-# fails while hudumad serves: no answer leaves without its leaf, the daemon
-# stays up, and once the disk is back nothing answered is missing.
+# tests/integration/audit_faults.sh - the disk under the audit journals
+# fails while hudumad serves, and memory runs out as a leaf is queued: no
+# answer leaves without its leaf, the daemon stays up, and once the disk is
+# back nothing answered is missing.
 #
 # What it proves, each with an "ok - ..." line:
 #   - with the journals' file system shut down (every write fails with EIO,
@@ -14,7 +15,11 @@
 #     transaction id answered before the failure is a leaf of the log, the
 #     full audit passes consistent with the checkpoint the auditor saw before,
 #     and verifications are answered again;
-#   - no sanitizer report from either daemon.
+#   - when queueing a leaf runs out of memory (every third time, by the
+#     sanitized build's fault site HUDUMA_FAULT_JOURNAL_ADD), the pipelined
+#     answers before it leave, a 500 storage_error takes its place, nothing
+#     after it is answered, and the connection closes;
+#   - no sanitizer report from any of the daemons.
 #
 # How: the sanitized build, a fresh register with its own swtpm, and
 # <register>/audit/journal on an ext4 file system of its own (a loop-mounted
@@ -26,7 +31,7 @@
 # mount, umount and losetup (mount), ldb, xxd, od.
 set -eu
 
-LIB_NAME=audit-io-error
+LIB_NAME=audit-faults
 . "$(dirname "$0")/lib/daemon.sh"
 . "$(dirname "$0")/lib/audit.sh"
 lib_init
@@ -130,6 +135,37 @@ verify 5 "$WORK/after"
 [ "$(count '^200 [0-9a-f]' "$WORK/after")" = 5 ] &&
     ok "verifications are answered again once the disk is back" ||
     not_ok "after the restart: $(sort "$WORK/after" | uniq -c | tr '\n' ';')"
+stop_daemon
+no_sanitizer_report
+
+# ---- memory runs out as a leaf is queued ---------------------------------------------------
+# Every third leaf queued fails as out of memory: of four verifications
+# pipelined on one connection, one of the first three is refused.
+DAEMON_PREFIX="env HUDUMA_FAULT_JOURNAL_ADD=3"
+start_daemon kra
+DAEMON_PREFIX=
+four_verifications() {
+    body=$(cat "$WORK/verify.json")
+    for _ in 1 2 3 4; do
+        printf 'POST /v1/verify HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Purpose: fault test\r\n'
+        printf 'Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s' "${#body}" "$body"
+    done
+}
+session oom kra four_verifications
+got=$(statuses oom)
+case "$got" in
+500 | "200 500" | "200 200 500")
+    if grep -q '"code":"storage_error"' "$WORK/oom.out" && [ "$s_rc" != 124 ]; then
+        ok "out of memory queueing a leaf: the answers before it left, then 500 storage_error and the connection closed ($got)"
+    else
+        not_ok "out of memory queueing a leaf: statuses $got, s_client exit $s_rc, no storage_error body"
+    fi
+    ;;
+*) not_ok "out of memory queueing a leaf: statuses '$got' (s_client exit $s_rc)" ;;
+esac
+api kra GET /healthz
+[ "$code" = 200 ] && ok "the daemon is unharmed: /healthz answers 200" ||
+    not_ok "/healthz after a leaf ran out of memory: $code $(cat "$WORK/body")"
 stop_daemon
 no_sanitizer_report
 echo "# $(($(date +%s) - STARTED)) s"
