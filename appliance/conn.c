@@ -56,6 +56,7 @@
 #define LINGER_MS         2000
 #define AGENCY_RECHECK_MS 1000
 #define HOLD_MAX          64 /* answers held for their audit leaves, per connection */
+#define SHED_MS           1000 /* idle this long: the TLS record buffers are given back */
 
 struct held;
 
@@ -1003,6 +1004,8 @@ void conn_sweep(struct conn *c)
                 conn_timeout(c, "request");
         } else if (now - c->idle_since_ms >= cfg->idle_timeout_ms) {
             conn_timeout(c, "idle");
+        } else if (now - c->idle_since_ms >= SHED_MS) {
+            (void)SSL_free_buffers(c->ssl); /* wiped first (CLEANSE_PLAINTEXT); none while data waits */
         }
         break;
     case CONN_CLOSING:

@@ -366,6 +366,20 @@ else
     not_ok "idle connection: answers '$(statuses idle)', s_client exit $s_rc after $s_ms ms"
 fi
 
+# A keep-alive connection idle for over a second gives its TLS record buffers
+# back (conn.c, SHED_MS); its next request is read into fresh ones.
+rested_writer() {
+    healthz_req
+    sleep 1.8
+    printf 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n'
+}
+session rested kra rested_writer 40
+if [ "$(statuses rested)" = "200 200" ]; then
+    ok "a keep-alive connection idle past the shedding of its TLS buffers answers its next request"
+else
+    not_ok "after an idle pause: answers '$(statuses rested)', s_client exit $s_rc"
+fi
+
 # ---- pipelining --------------------------------------------------------------------------
 
 # Six requests in one write, on one connection of an agency that may enrol and
