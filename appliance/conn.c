@@ -55,7 +55,7 @@
 #define OUTPUT_HIGH_WATER (256 * 1024)
 #define LINGER_MS         2000
 #define AGENCY_RECHECK_MS 1000
-#define HOLD_MAX          64 /* answers held for their audit leaves, per connection */
+#define HOLD_MAX          64   /* answers held for their audit leaves, per connection */
 #define SHED_MS           1000 /* idle this long: the TLS record buffers are given back */
 
 struct held;
@@ -1005,7 +1005,8 @@ void conn_sweep(struct conn *c)
         } else if (now - c->idle_since_ms >= cfg->idle_timeout_ms) {
             conn_timeout(c, "idle");
         } else if (now - c->idle_since_ms >= SHED_MS) {
-            (void)SSL_free_buffers(c->ssl); /* wiped first (CLEANSE_PLAINTEXT); none while data waits */
+            /* wiped first (CLEANSE_PLAINTEXT); kept while data waits in them */
+            (void)SSL_free_buffers(c->ssl);
         }
         break;
     case CONN_CLOSING:
