@@ -9,11 +9,14 @@
  * subject takes a random key per leaf, which a vector memtable absorbs at the
  * cost of an append (a skip list paid several microseconds, more than the
  * rest of a leaf).  Keys (storage.h has the layout): one key per appended
- * batch holding its leaves and their leaf hashes, the hash of every complete
- * subtree whose height is a multiple of 8 (the c2sp.org/tlog-tiles hashes
- * above level 0), the size and named values; and in the column family
- * "subjects", subject || index for each leaf that names a person.  Any other
- * node is folded from at most 128 stored hashes one tile level below it.
+ * batch holding its leaves and their leaf hashes (column family "default");
+ * the hash of every complete subtree whose height is a multiple of 8 (the
+ * c2sp.org/tlog-tiles hashes above level 0), the size and named values
+ * ("nodes"); and subject || index for each leaf that names a person
+ * ("subjects").  The batches have a family of their own so that each flush
+ * holds one range of batch keys that no other flush overlaps: RocksDB then
+ * moves their files down the levels without rewriting them.  Any other node
+ * is folded from at most 128 stored hashes one tile level below it.
  *
  * In memory the log keeps the tree's right edge (struct audit_range), from
  * which the next leaves' nodes and the current root follow without reading.
@@ -36,8 +39,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CF_TREE     0
+#define CF_LEAVES   0 /* "default": the batches of leaves */
 #define CF_SUBJECTS 1
+#define CF_NODES    2 /* stored node hashes and named values */
+#define CF_COUNT    3
 #define ENTRY_HEAD  (AUDIT_HASH_LEN + 2) /* leaf hash, then the leaf's length (BE16) */
 
 struct audit_log {
@@ -48,7 +53,7 @@ struct audit_log {
     rocksdb_writeoptions_t *wopts;      /* synced when the log was opened so */
     rocksdb_writeoptions_t *fold_wopts; /* never synced: audit_log_fold */
     rocksdb_readoptions_t *ropts;
-    rocksdb_column_family_handle_t *cf[2];
+    rocksdb_column_family_handle_t *cf[CF_COUNT];
     pthread_mutex_t append_lock; /* one append at a time; guards `edge` and the two below */
     struct audit_range edge;
     rocksdb_writebatch_t *wb; /* cleared and reused: its buffer keeps its size */
@@ -169,7 +174,7 @@ static int walk_leaves(struct audit_log *log, uint64_t start, uint64_t end, bool
     struct walk w = {start, end, start, strict, fn, ctx, false};
     unsigned char key[9];
     batch_key(start, key);
-    rocksdb_iterator_t *it = iterator(log, CF_TREE);
+    rocksdb_iterator_t *it = iterator(log, CF_LEAVES);
     rocksdb_iter_seek_for_prev(it, (const char *)key, sizeof key);
     size_t klen;
     if (!rocksdb_iter_valid(it) || rocksdb_iter_key(it, &klen)[0] != AUDIT_KEY_BATCH)
@@ -216,7 +221,7 @@ static int read_hashes(struct audit_log *log, unsigned height, uint64_t first, u
     }
     unsigned char key[10];
     size_t klen = node_key(height, first, key);
-    rocksdb_iterator_t *it = iterator(log, CF_TREE);
+    rocksdb_iterator_t *it = iterator(log, CF_NODES);
     rocksdb_iter_seek(it, (const char *)key, klen);
     int rc = ST_OK;
     for (uint64_t i = 0; i < count && rc == ST_OK; i++, rocksdb_iter_next(it)) {
@@ -318,19 +323,55 @@ static void set_options(struct audit_log *log, bool create, bool sync)
 
 static int open_db(struct audit_log *log, const char *dir, struct st_err *err)
 {
-    const char *names[2] = {"default", "subjects"};
-    const rocksdb_options_t *cf_opts[2] = {log->opts, log->subject_opts};
+    const char *names[CF_COUNT] = {"default", "subjects", "nodes"};
+    const rocksdb_options_t *cf_opts[CF_COUNT] = {log->opts, log->subject_opts, log->opts};
     char *rerr = NULL;
-    log->db = rocksdb_open_column_families(log->opts, dir, 2, names, cf_opts, log->cf, &rerr);
+    log->db =
+        rocksdb_open_column_families(log->opts, dir, CF_COUNT, names, cf_opts, log->cf, &rerr);
     return rerr ? store_rocks_fail(rerr, "cannot open the audit log", err) : ST_OK;
+}
+
+static int write_batch(struct audit_log *log, const rocksdb_writeoptions_t *wopts,
+                       rocksdb_writebatch_t *wb, struct st_err *err);
+
+/* A log written before "nodes" existed kept its node hashes and named values
+ * beside the batches: they are moved there, in one synced write.  Kept
+ * apart, the batch keys of successive flushes never overlap, so RocksDB moves
+ * their files down the levels instead of rewriting them. */
+static int move_nodes(struct audit_log *log, struct st_err *err)
+{
+    rocksdb_iterator_t *it = iterator(log, CF_LEAVES);
+    const char first = AUDIT_KEY_META < AUDIT_KEY_NODE ? AUDIT_KEY_META : AUDIT_KEY_NODE;
+    rocksdb_iter_seek(it, &first, 1);
+    rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+    size_t moved = 0;
+    for (; rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+        size_t klen, vlen;
+        const char *k = rocksdb_iter_key(it, &klen);
+        if (klen == 0 || (k[0] != AUDIT_KEY_META && k[0] != AUDIT_KEY_NODE))
+            continue;
+        const char *v = rocksdb_iter_value(it, &vlen);
+        rocksdb_writebatch_put_cf(wb, log->cf[CF_NODES], k, klen, v, vlen);
+        rocksdb_writebatch_delete_cf(wb, log->cf[CF_LEAVES], k, klen);
+        moved++;
+    }
+    int rc = iter_done(it, ST_OK, err);
+    if (rc == ST_OK && moved) {
+        rocksdb_writeoptions_t *synced = rocksdb_writeoptions_create();
+        rocksdb_writeoptions_set_sync(synced, 1);
+        rc = write_batch(log, synced, wb, err);
+        rocksdb_writeoptions_destroy(synced);
+    }
+    rocksdb_writebatch_destroy(wb);
+    return rc;
 }
 
 static int get_value(struct audit_log *log, const unsigned char *key, size_t klen, char **val,
                      size_t *vlen, struct st_err *err)
 {
     char *rerr = NULL;
-    *val =
-        rocksdb_get_cf(log->db, log->ropts, log->cf[CF_TREE], (const char *)key, klen, vlen, &rerr);
+    *val = rocksdb_get_cf(log->db, log->ropts, log->cf[CF_NODES], (const char *)key, klen, vlen,
+                          &rerr);
     return rerr ? store_rocks_fail(rerr, "audit log read failed", err) : ST_OK;
 }
 
@@ -400,6 +441,8 @@ int audit_log_open(const char *dir, bool create, bool sync, struct audit_log **o
     uint64_t size = 0;
     int rc = open_db(log, dir, err);
     if (rc == ST_OK)
+        rc = move_nodes(log, err);
+    if (rc == ST_OK)
         rc = load_size(log, &size, err);
     if (rc == ST_OK)
         rc = check_ends(log, size, err);
@@ -419,7 +462,7 @@ void audit_log_close(struct audit_log *log)
 {
     if (!log)
         return;
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < CF_COUNT; i++)
         if (log->cf[i])
             rocksdb_column_family_handle_destroy(log->cf[i]);
     if (log->db)
@@ -540,14 +583,14 @@ static int append(struct audit_log *log, const struct audit_leaf *leaves, size_t
     if (!log->wb)
         log->wb = rocksdb_writebatch_create();
     rocksdb_writebatch_clear(log->wb);
-    struct batch_ctx b = {log->wb, log->cf[CF_TREE]};
+    struct batch_ctx b = {log->wb, log->cf[CF_NODES]};
     size_t vlen = 0;
     unsigned char *v = n ? stage_leaves(log, &b, &edge, leaves, n, &vlen) : NULL;
     int rc = n && !v ? audit_fail(err, ST_NOMEM, "out of memory") : ST_OK;
     unsigned char key[34], size[8];
     if (rc == ST_OK && n)
-        rocksdb_writebatch_put_cf(b.wb, b.cf, (const char *)key, batch_key(*first, key),
-                                  (const char *)v, vlen);
+        rocksdb_writebatch_put_cf(b.wb, log->cf[CF_LEAVES], (const char *)key,
+                                  batch_key(*first, key), (const char *)v, vlen);
     store_be64_put(edge.size, size);
     rocksdb_writebatch_put_cf(b.wb, b.cf, (const char *)key, meta_key(AUDIT_META_SIZE, key),
                               (const char *)size, sizeof size);
@@ -822,7 +865,7 @@ int audit_log_meta_put(struct audit_log *log, const char *name, const void *val,
         return audit_fail(err, ST_INVALID, "a name of 1-32 bytes other than \"size\" is needed");
     unsigned char key[34];
     rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
-    rocksdb_writebatch_put_cf(wb, log->cf[CF_TREE], (const char *)key, meta_key(name, key), val,
+    rocksdb_writebatch_put_cf(wb, log->cf[CF_NODES], (const char *)key, meta_key(name, key), val,
                               len);
     int rc = write_batch(log, log->wopts, wb, err);
     rocksdb_writebatch_destroy(wb);

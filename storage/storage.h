@@ -332,6 +332,7 @@ int blob_unseal(struct keyring *kr, const char *aad, const char *sealed, size_t 
  *
  *   'B' first(BE64)            -> a batch of leaves as appended: for each, its
  *                                 leaf hash (32 bytes), its length (BE16), itself
+ *   column family "nodes":
  *   'N' height(1) index(BE64)  -> hash of the complete subtree of that height,
  *                                 for heights 8, 16, ... (the hashes of the
  *                                 c2sp.org/tlog-tiles tiles at levels 1 and up)

@@ -225,8 +225,8 @@ out=$("$AUDIT" --key "$WORK/key.pem" --state "$STATE" consistency "$WORK/two/che
 # ---- a restart with another configuration; logging off --------------------------------------------
 sigterm_daemon
 [ "$stop_status" = 0 ] || not_ok "SIGTERM: exit $stop_status"
-leaves=$(ldb_audit --key_hex --value_hex get 0x4D73697A65 | tr -d '\r\n' | sed 's/^0x//')
-signed=$(ldb_audit --hex get 0x4D636865636B706F696E74 | sed 's/^0x//' | xxd -r -p | sed -n 2p)
+leaves=$(ldb_nodes --key_hex --value_hex get 0x4D73697A65 | tr -d '\r\n' | sed 's/^0x//')
+signed=$(ldb_nodes --hex get 0x4D636865636B706F696E74 | sed 's/^0x//' | xxd -r -p | sed -n 2p)
 [ "$((0x$leaves))" = "$signed" ] && ok "SIGTERM signs a last checkpoint over all $signed leaves" ||
     not_ok "after SIGTERM the last checkpoint has $signed leaves, the tree $((0x$leaves))"
 start_daemon kra

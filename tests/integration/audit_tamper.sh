@@ -161,8 +161,8 @@ K=$(batch_first 200) # cut where a batch of leaves starts
 size_now=$(cat "$WORK/c/size")
 # every leaf from K on, every tile hash covering them, the size, and the last checkpoint
 ldb_audit --key_hex deleterange "0x42$(be64 "$K")" 0x43 >/dev/null
-ldb_audit --key_hex deleterange "0x4E08$(be64 $((K / 256)))" 0x4E09 >/dev/null
-ldb_audit --key_hex --value_hex put 0x4D73697A65 "0x$(be64 "$K")" >/dev/null
+ldb_nodes --key_hex deleterange "0x4E08$(be64 $((K / 256)))" 0x4E09 >/dev/null
+ldb_nodes --key_hex --value_hex put 0x4D73697A65 "0x$(be64 "$K")" >/dev/null
 # First as a careless insider: the daemon's own last checkpoint gives it away.
 rc=0
 timeout "$T" "$HUDUMAD" --config "$WORK/hudumad.conf" >"$WORK/refused.out" 2>&1 || rc=$?
@@ -171,7 +171,7 @@ if [ "$rc" != 0 ] && grep -q "truncated" "$WORK/refused.out"; then
 else
     not_ok "hudumad started on a truncated log (exit $rc): $(tail -n 3 "$WORK/refused.out")"
 fi
-ldb_audit --key_hex delete 0x4D636865636B706F696E74 >/dev/null # and then hides it
+ldb_nodes --key_hex delete 0x4D636865636B706F696E74 >/dev/null # and then hides it
 restart
 load_verifications kra $((size_now - K + 60)) "$WORK/verify.json"
 sleep 1.5
@@ -197,9 +197,9 @@ audit_expect "truncated and regrown" "$K" --state "$STATE" audit "$WORK/d/checkp
 # A tree that shrank below the state is named where it ends.
 stop_daemon
 ldb_audit --key_hex deleterange "0x42$(be64 "$K")" 0x43 >/dev/null
-ldb_audit --key_hex deleterange "0x4E08$(be64 $((K / 256)))" 0x4E09 >/dev/null
-ldb_audit --key_hex --value_hex put 0x4D73697A65 "0x$(be64 "$K")" >/dev/null
-ldb_audit --key_hex delete 0x4D636865636B706F696E74 >/dev/null
+ldb_nodes --key_hex deleterange "0x4E08$(be64 $((K / 256)))" 0x4E09 >/dev/null
+ldb_nodes --key_hex --value_hex put 0x4D73697A65 "0x$(be64 "$K")" >/dev/null
+ldb_nodes --key_hex delete 0x4D636865636B706F696E74 >/dev/null
 start_daemon aud # started with another agency: /healthz itself leaves no leaf
 sleep 1.5
 fetch_log aud "$WORK/e"

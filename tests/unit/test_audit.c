@@ -664,21 +664,54 @@ static void test_meta(void **state)
     assert_int_equal(audit_log_meta_put(f->log, "", "x", 1, &err), ST_INVALID);
 }
 
+/* The log's database opened with RocksDB alone, behind the log's back (the
+ * log is closed): its column families "default" (the batches), "subjects"
+ * and "nodes" (node hashes and named values). */
+struct raw {
+    rocksdb_options_t *o;
+    rocksdb_t *db;
+    rocksdb_column_family_handle_t *cf[3];
+    rocksdb_readoptions_t *ro;
+    rocksdb_writeoptions_t *wo;
+};
+enum { RAW_BATCHES, RAW_SUBJECTS, RAW_NODES };
+
+static void raw_open(struct fx *f, struct raw *r)
+{
+    const char *names[3] = {"default", "subjects", "nodes"};
+    r->o = rocksdb_options_create();
+    const rocksdb_options_t *cfo[3] = {r->o, r->o, r->o};
+    char *rerr = NULL;
+    r->db = rocksdb_open_column_families(r->o, f->dir, 3, names, cfo, r->cf, &rerr);
+    if (rerr)
+        fail_msg("rocksdb open: %s", rerr);
+    r->ro = rocksdb_readoptions_create();
+    r->wo = rocksdb_writeoptions_create();
+}
+
+static void raw_close(struct raw *r)
+{
+    for (int i = 0; i < 3; i++)
+        if (r->cf[i])
+            rocksdb_column_family_handle_destroy(r->cf[i]);
+    rocksdb_close(r->db);
+    rocksdb_readoptions_destroy(r->ro);
+    rocksdb_writeoptions_destroy(r->wo);
+    rocksdb_options_destroy(r->o);
+}
+
 /* Damage the appliance itself would notice on its next start: the stored size
  * says a leaf exists that does not, or a hash the right edge needs is unreadable.
  * The log is closed, and its database edited behind its back with RocksDB. */
 static void rewrite_batches(struct fx *f, uint64_t index, bool remove_it)
 {
-    const char *names[2] = {"default", "subjects"};
-    rocksdb_options_t *o = rocksdb_options_create();
-    const rocksdb_options_t *cfo[2] = {o, o};
-    rocksdb_column_family_handle_t *cf[2];
+    struct raw r;
+    raw_open(f, &r);
+    rocksdb_t *db = r.db;
+    rocksdb_column_family_handle_t **cf = r.cf;
     char *rerr = NULL;
-    rocksdb_t *db = rocksdb_open_column_families(o, f->dir, 2, names, cfo, cf, &rerr);
-    assert_null(rerr);
     /* the batch holding leaf `index`, found walking the batch keys */
-    rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
-    rocksdb_iterator_t *it = rocksdb_create_iterator_cf(db, ro, cf[0]);
+    rocksdb_iterator_t *it = rocksdb_create_iterator_cf(db, r.ro, cf[RAW_BATCHES]);
     unsigned char key[9] = {AUDIT_KEY_BATCH};
     for (int i = 8; i >= 1; i--)
         key[i] = (unsigned char)(index >> (8 * (8 - i)));
@@ -707,16 +740,88 @@ static void rewrite_batches(struct fx *f, uint64_t index, bool remove_it)
         at += 34 + len;
     }
     rocksdb_iter_destroy(it);
-    rocksdb_writeoptions_t *wo = rocksdb_writeoptions_create();
-    rocksdb_put_cf(db, wo, cf[0], (const char *)bkey, 9, (const char *)copy, n, &rerr);
+    rocksdb_put_cf(db, r.wo, cf[RAW_BATCHES], (const char *)bkey, 9, (const char *)copy, n, &rerr);
     assert_null(rerr);
     free(copy);
-    rocksdb_writeoptions_destroy(wo);
-    rocksdb_readoptions_destroy(ro);
-    rocksdb_column_family_handle_destroy(cf[0]);
-    rocksdb_column_family_handle_destroy(cf[1]);
-    rocksdb_close(db);
-    rocksdb_options_destroy(o);
+    raw_close(&r);
+}
+
+/* Keys of one family that begin with 'M' or 'N' (named values, node hashes). */
+static size_t count_nodes(struct raw *r, int cf)
+{
+    rocksdb_iterator_t *it = rocksdb_create_iterator_cf(r->db, r->ro, r->cf[cf]);
+    size_t n = 0;
+    for (rocksdb_iter_seek_to_first(it); rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+        size_t klen;
+        const char *k = rocksdb_iter_key(it, &klen);
+        n += klen && (k[0] == AUDIT_KEY_META || k[0] == AUDIT_KEY_NODE);
+    }
+    rocksdb_iter_destroy(it);
+    return n;
+}
+
+/* The layout before "nodes": named values and node hashes beside the batches,
+ * and no family "nodes" at all. */
+static size_t make_old_layout(struct fx *f)
+{
+    struct raw r;
+    raw_open(f, &r);
+    rocksdb_iterator_t *it = rocksdb_create_iterator_cf(r.db, r.ro, r.cf[RAW_NODES]);
+    rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+    size_t n = 0;
+    for (rocksdb_iter_seek_to_first(it); rocksdb_iter_valid(it); rocksdb_iter_next(it), n++) {
+        size_t klen, vlen;
+        const char *k = rocksdb_iter_key(it, &klen), *v = rocksdb_iter_value(it, &vlen);
+        rocksdb_writebatch_put_cf(wb, r.cf[RAW_BATCHES], k, klen, v, vlen);
+    }
+    rocksdb_iter_destroy(it);
+    char *rerr = NULL;
+    rocksdb_write(r.db, r.wo, wb, &rerr);
+    assert_null(rerr);
+    rocksdb_writebatch_destroy(wb);
+    rocksdb_drop_column_family(r.db, r.cf[RAW_NODES], &rerr);
+    assert_null(rerr);
+    raw_close(&r);
+    return n;
+}
+
+/* A log kept in the layout before "nodes" opens with the same tree, its named
+ * values and node hashes moved into "nodes", none left beside the batches. */
+static void test_old_layout_moved(void **state)
+{
+    struct fx *f = *state;
+    add_big(f);
+    struct st_err err;
+    assert_int_equal(audit_log_meta_put(f->log, "checkpoint", "signed\n", 7, &err), ST_OK);
+    uint64_t size, size2;
+    hash_t root, root2;
+    audit_log_head(f->log, &size, root);
+    uint8_t tile[AUDIT_TILE_WIDTH * HL], tile2[AUDIT_TILE_WIDTH * HL];
+    assert_int_equal(audit_log_tile(f->log, 1, 0, 3, tile, &err), ST_OK);
+    close_log(f);
+    size_t moved = make_old_layout(f);
+    assert_true(moved >= 5); /* size, checkpoint, the level-1 tile's three hashes */
+
+    open_log(f);
+    audit_log_head(f->log, &size2, root2);
+    assert_int_equal(size2, size);
+    assert_memory_equal(root2, root, HL);
+    assert_int_equal(audit_log_tile(f->log, 1, 0, 3, tile2, &err), ST_OK);
+    assert_memory_equal(tile2, tile, 3 * HL);
+    char *v;
+    size_t len;
+    assert_int_equal(audit_log_meta_get(f->log, "checkpoint", &v, &len, &err), ST_OK);
+    assert_int_equal(len, 7);
+    assert_memory_equal(v, "signed\n", 7);
+    free(v);
+    close_log(f);
+
+    struct raw r;
+    raw_open(f, &r);
+    assert_int_equal(count_nodes(&r, RAW_BATCHES), 0);
+    assert_int_equal(count_nodes(&r, RAW_NODES), moved);
+    raw_close(&r);
+    open_log(f); /* for teardown */
 }
 
 static void damage_then_open(struct fx *f, uint64_t index, bool remove_it, const char *want)
@@ -783,6 +888,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_subjects_and_scan, setup, teardown),
         cmocka_unit_test_setup_teardown(test_meta, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_old_layout_moved, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_finds_missing_last_leaf, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_finds_malformed_edge_leaf, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_leaf_named_by_reads, setup, teardown),

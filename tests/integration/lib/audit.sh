@@ -104,6 +104,8 @@ fetch_log() { # AGENCY DIR
 be64() { printf '%016x' "$1"; }
 
 ldb_audit() { timeout "$T" ldb --db="$HUDUMA_DIR/audit/db" "$@"; }
+# the column family "nodes": node hashes ('N') and named values ('M': size, checkpoint)
+ldb_nodes() { ldb_audit --column_family=nodes "$@"; }
 
 # The batches ('B' first(BE64) -> entries of leaf hash, BE16 length, leaf), as
 # ldb prints them in hex; awk walks the one holding leaf INDEX.
