@@ -29,7 +29,7 @@
  * appended twice even when a crash comes before it is removed.  hudumad
  * records a changed configuration the same way, at start.
  */
-#include "audit.h"
+#include "audit_impl.h"
 
 #include "hn.h"
 #include "log.h"
@@ -87,20 +87,6 @@ struct audit {
     size_t checkpoint_len;
 };
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
 static int64_t now_ms(void)
 {
     struct timespec ts;
@@ -122,11 +108,11 @@ static int open_log(const char *register_dir, struct audit_log **log, char *err,
     char dir[600];
     snprintf(dir, sizeof dir, "%s/audit", register_dir);
     if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-        return fail(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+        return audit_errorf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
     snprintf(dir, sizeof dir, "%s/audit/db", register_dir);
     struct st_err serr;
     if (audit_log_open(dir, true, true, log, &serr) != ST_OK)
-        return fail(err, errlen, "the audit log cannot be opened: %s", serr.msg);
+        return audit_errorf(err, errlen, "the audit log cannot be opened: %s", serr.msg);
     return 0;
 }
 
@@ -211,7 +197,7 @@ int audit_spool_drain(const char *register_dir, struct audit_log *log, unsigned 
     size_t marklen = 0;
     struct st_err serr;
     if (audit_log_meta_get(log, META_SPOOL, &mark, &marklen, &serr) != ST_OK)
-        return fail(err, errlen, "%s", serr.msg);
+        return audit_errorf(err, errlen, "%s", serr.msg);
     char after[SPOOL_NAME_MAX + 1] = "";
     if (mark && marklen <= SPOOL_NAME_MAX)
         memcpy(after, mark, marklen), after[marklen] = '\0';
@@ -219,7 +205,7 @@ int audit_spool_drain(const char *register_dir, struct audit_log *log, unsigned 
     char **names;
     size_t n;
     if (spool_list(register_dir, after, &names, &n) != 0)
-        return fail(err, errlen, "cannot read the audit spool: %s", strerror(errno));
+        return audit_errorf(err, errlen, "cannot read the audit spool: %s", strerror(errno));
     struct audit_leaf *leaves = calloc(n ? n : 1, sizeof *leaves);
     char(*buf)[AUDIT_LEAF_MAX] = calloc(n ? n : 1, AUDIT_LEAF_MAX);
     size_t good = 0;
@@ -233,10 +219,10 @@ int audit_spool_drain(const char *register_dir, struct audit_log *log, unsigned 
     int rc = 0;
     uint64_t first;
     if (!leaves || !buf)
-        rc = fail(err, errlen, "out of memory");
+        rc = audit_errorf(err, errlen, "out of memory");
     else if (n && audit_log_append_mark(log, leaves, good, META_SPOOL, names[n - 1],
                                         strlen(names[n - 1]), &first, &serr) != ST_OK)
-        rc = fail(err, errlen, "%s", serr.msg);
+        rc = audit_errorf(err, errlen, "%s", serr.msg);
     if (rc == 0) {
         spool_remove(register_dir, names, n);
         *appended = (unsigned)good;
@@ -255,11 +241,11 @@ static int spool_write(const char *register_dir, const char *leaf, size_t len, c
     mkdir(dir, 0700);
     spool_path(register_dir, NULL, dir, sizeof dir);
     if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-        return fail(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+        return audit_errorf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     if (audit_txid(rnd) != 0)
-        return fail(err, errlen, "no random bytes for the spool file's name");
+        return audit_errorf(err, errlen, "no random bytes for the spool file's name");
     rnd[16] = '\0';
     snprintf(name, sizeof name, "%020llu-%s" SPOOL_SUFFIX,
              (unsigned long long)ts.tv_sec * 1000000000ull + (unsigned long long)ts.tv_nsec, rnd);
@@ -267,12 +253,14 @@ static int spool_write(const char *register_dir, const char *leaf, size_t len, c
     snprintf(tmp, sizeof tmp, "%s/.%s.tmp", dir, name);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0)
-        return fail(err, errlen, "cannot write to the audit spool %s: %s", dir, strerror(errno));
+        return audit_errorf(err, errlen, "cannot write to the audit spool %s: %s", dir,
+                            strerror(errno));
     bool ok = write(fd, leaf, len) == (ssize_t)len && fsync(fd) == 0;
     ok = close(fd) == 0 && ok && rename(tmp, path) == 0;
     if (!ok) {
         unlink(tmp);
-        return fail(err, errlen, "cannot write to the audit spool %s: %s", dir, strerror(errno));
+        return audit_errorf(err, errlen, "cannot write to the audit spool %s: %s", dir,
+                            strerror(errno));
     }
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd >= 0) {
@@ -293,7 +281,7 @@ int audit_admin_record(const char *register_dir, const char *op, const char *tar
     char leaf[AUDIT_LEAF_MAX];
     int len = audit_txid(r.txid) == 0 ? audit_leaf_format(&r, leaf, sizeof leaf) : -1;
     if (len < 0)
-        return fail(err, errlen, "the act could not be written as an audit leaf");
+        return audit_errorf(err, errlen, "the act could not be written as an audit leaf");
     return spool_write(register_dir, leaf, (size_t)len, err, errlen);
 }
 
@@ -310,7 +298,7 @@ int audit_cli_record(struct reg *r, const char *register_dir, const char *op, co
     char leaf[AUDIT_LEAF_MAX];
     int n = audit_txid(rec.txid) == 0 ? audit_leaf_format(&rec, leaf, sizeof leaf) : -1;
     if (n < 0)
-        return fail(err, errlen, "the command could not be written as an audit leaf");
+        return audit_errorf(err, errlen, "the command could not be written as an audit leaf");
     struct audit_log *log = NULL;
     struct st_err serr;
     struct audit_leaf l = {leaf, (size_t)n, rec.has_subject ? rec.subject : NULL};
@@ -318,7 +306,7 @@ int audit_cli_record(struct reg *r, const char *register_dir, const char *op, co
     unsigned drained = 0;
     int rc = open_log(register_dir, &log, err, errlen);
     if (rc == 0 && audit_log_append(log, &l, 1, &first, &serr) != ST_OK)
-        rc = fail(err, errlen, "%s", serr.msg);
+        rc = audit_errorf(err, errlen, "%s", serr.msg);
     if (rc == 0)
         rc = audit_spool_drain(register_dir, log, &drained, err, errlen);
     audit_log_close(log);
@@ -367,7 +355,7 @@ static int checkpoint_now(struct audit *a, char *err, size_t errlen)
 {
     struct st_err serr;
     if (a->folder && audit_folder_settle(a->folder, true, &serr) != ST_OK)
-        return fail(err, errlen, "the audit fold is failing: %s", serr.msg);
+        return audit_errorf(err, errlen, "the audit fold is failing: %s", serr.msg);
     struct audit_checkpoint cp;
     audit_log_head(a->log, &cp.size, cp.root);
     pthread_mutex_lock(&a->lock);
@@ -378,14 +366,15 @@ static int checkpoint_now(struct audit *a, char *err, size_t errlen)
     snprintf(cp.origin, sizeof cp.origin, "%s", a->origin);
     char *text = malloc(AUDIT_NOTE_MAX);
     if (!text)
-        return fail(err, errlen, "out of memory");
+        return audit_errorf(err, errlen, "out of memory");
     uint8_t proof[AUDIT_PROOF_MAX][AUDIT_HASH_LEN];
     size_t nproof = 0;
     int len = 0;
     if (a->key_signed && a->key_size < cp.size &&
         audit_log_consistency(a->log, a->key_size, cp.size, proof, &nproof, &serr) != ST_OK)
-        len = fail(err, errlen, "cannot prove the log grew from the tree of %" PRIu64 " leaves: %s",
-                   a->key_size, serr.msg);
+        len = audit_errorf(err, errlen,
+                           "cannot prove the log grew from the tree of %" PRIu64 " leaves: %s",
+                           a->key_size, serr.msg);
     if (len == 0)
         len = audit_checkpoint_sign(&cp, &a->signer, (const uint8_t(*)[AUDIT_HASH_LEN])proof,
                                     nproof, text, AUDIT_NOTE_MAX, err, errlen);
@@ -394,7 +383,7 @@ static int checkpoint_now(struct audit *a, char *err, size_t errlen)
         a->key_signed = true;
     }
     if (len > 0 && audit_log_meta_put(a->log, META_CHECKPOINT, text, (size_t)len, &serr) != ST_OK)
-        len = fail(err, errlen, "cannot store the checkpoint: %s", serr.msg);
+        len = audit_errorf(err, errlen, "cannot store the checkpoint: %s", serr.msg);
     if (len < 0) {
         free(text);
         return -1;
@@ -454,7 +443,9 @@ static int recover_journals(struct audit *a, char *err, size_t errlen)
     snprintf(dir, sizeof dir, "%s/audit/" JOURNAL_DIR, a->dir);
     DIR *d = opendir(dir);
     if (!d)
-        return errno == ENOENT ? 0 : fail(err, errlen, "cannot read %s: %s", dir, strerror(errno));
+        return errno == ENOENT
+                   ? 0
+                   : audit_errorf(err, errlen, "cannot read %s: %s", dir, strerror(errno));
     uint64_t leaves = 0;
     int rc = 0;
     for (struct dirent *e; rc == 0 && (e = readdir(d));) {
@@ -468,13 +459,13 @@ static int recover_journals(struct audit *a, char *err, size_t errlen)
         char path[700];
         journal_path(a, (unsigned)index, path, sizeof path);
         if (audit_journal_recover(a->log, path, (unsigned)index, &leaves, &serr) != ST_OK)
-            rc =
-                fail(err, errlen, "the audit journal %s cannot be folded: %s", e->d_name, serr.msg);
+            rc = audit_errorf(err, errlen, "the audit journal %s cannot be folded: %s", e->d_name,
+                              serr.msg);
     }
     closedir(d);
     struct st_err serr;
     if (rc == 0 && leaves && audit_log_sync(a->log, &serr) != ST_OK)
-        rc = fail(err, errlen, "%s", serr.msg);
+        rc = audit_errorf(err, errlen, "%s", serr.msg);
     if (rc == 0 && leaves)
         log_warn("audit: leaves the journals held beyond the tree were folded in (the last stop "
                  "was not clean)",
@@ -488,10 +479,10 @@ static int open_journals(struct audit *a, unsigned n, char *err, size_t errlen)
     char dir[600];
     snprintf(dir, sizeof dir, "%s/audit/" JOURNAL_DIR, a->dir);
     if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-        return fail(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+        return audit_errorf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
     a->journals = calloc(n, sizeof *a->journals);
     if (!a->journals)
-        return fail(err, errlen, "out of memory");
+        return audit_errorf(err, errlen, "out of memory");
     a->njournals = n;
     for (unsigned i = 0; i < n; i++) {
         struct audit_journal_pos at, was;
@@ -501,15 +492,15 @@ static int open_journals(struct audit *a, unsigned n, char *err, size_t errlen)
         journal_path(a, i, path, sizeof path);
         audit_journal_mark_name(i, name);
         if (audit_journal_mark(a->log, i, &at, &serr) != ST_OK)
-            return fail(err, errlen, "%s", serr.msg);
+            return audit_errorf(err, errlen, "%s", serr.msg);
         was = at;
         if (audit_journal_open(path, i, (uint64_t)a->opt.journal_mb << 20, &at, &a->journals[i],
                                &serr) != ST_OK)
-            return fail(err, errlen, "%s", serr.msg);
+            return audit_errorf(err, errlen, "%s", serr.msg);
         audit_journal_mark_put(&at, val);
         if ((at.offset != was.offset || at.seq != was.seq || at.offset == 0) &&
             audit_log_meta_put(a->log, name, val, sizeof val, &serr) != ST_OK)
-            return fail(err, errlen, "%s", serr.msg);
+            return audit_errorf(err, errlen, "%s", serr.msg);
         audit_folder_attach(a->folder, a->journals[i]);
     }
     return 0;
@@ -523,7 +514,7 @@ static int load_origin(struct audit *a, char *err, size_t errlen)
     size_t len = 0;
     struct st_err serr;
     if (audit_log_meta_get(a->log, META_ORIGIN, &val, &len, &serr) != ST_OK)
-        return fail(err, errlen, "%s", serr.msg);
+        return audit_errorf(err, errlen, "%s", serr.msg);
     if (val && len > 0 && len <= AUDIT_ORIGIN_MAX) {
         memcpy(a->origin, val, len);
         a->origin[len] = '\0';
@@ -533,11 +524,11 @@ static int load_origin(struct audit *a, char *err, size_t errlen)
     free(val);
     char id[AUDIT_TXID_LEN + 1];
     if (audit_txid(id) != 0)
-        return fail(err, errlen, "no random bytes for the log's name");
+        return audit_errorf(err, errlen, "no random bytes for the log's name");
     id[16] = '\0';
     snprintf(a->origin, sizeof a->origin, "huduma.appliance/audit/%s", id);
     if (audit_log_meta_put(a->log, META_ORIGIN, a->origin, strlen(a->origin), &serr) != ST_OK)
-        return fail(err, errlen, "%s", serr.msg);
+        return audit_errorf(err, errlen, "%s", serr.msg);
     return 0;
 }
 
@@ -548,7 +539,7 @@ static int check_last_checkpoint(struct audit *a, char *err, size_t errlen)
     size_t len = 0;
     struct st_err serr;
     if (audit_log_meta_get(a->log, META_CHECKPOINT, &text, &len, &serr) != ST_OK)
-        return fail(err, errlen, "%s", serr.msg);
+        return audit_errorf(err, errlen, "%s", serr.msg);
     if (!text)
         return 0;
     struct audit_note note;
@@ -558,21 +549,24 @@ static int check_last_checkpoint(struct audit *a, char *err, size_t errlen)
     audit_log_head(a->log, &size, root);
     int rc = 0;
     if (audit_note_parse(text, len, &note, why, sizeof why) != 0)
-        rc = fail(err, errlen, "the stored checkpoint is malformed: %s", why);
+        rc = audit_errorf(err, errlen, "the stored checkpoint is malformed: %s", why);
     else if (strcmp(note.cp.origin, a->origin) != 0)
-        rc = fail(err, errlen, "the stored checkpoint names another log (%s)", note.cp.origin);
+        rc = audit_errorf(err, errlen, "the stored checkpoint names another log (%s)",
+                          note.cp.origin);
     else if (note.cp.size > size)
-        rc = fail(err, errlen,
-                  "the audit log has %llu leaves but its last checkpoint signed %llu: it was "
-                  "truncated",
-                  (unsigned long long)size, (unsigned long long)note.cp.size);
+        rc = audit_errorf(
+            err, errlen,
+            "the audit log has %llu leaves but its last checkpoint signed %llu: it was "
+            "truncated",
+            (unsigned long long)size, (unsigned long long)note.cp.size);
     else if (audit_log_root_at(a->log, note.cp.size, root, &serr) != ST_OK)
-        rc = fail(err, errlen, "%s", serr.msg);
+        rc = audit_errorf(err, errlen, "%s", serr.msg);
     else if (memcmp(root, note.cp.root, AUDIT_HASH_LEN) != 0)
-        rc = fail(err, errlen,
-                  "the audit log's first %llu leaves no longer hash to the root of its last "
-                  "checkpoint: it was rewritten",
-                  (unsigned long long)note.cp.size);
+        rc =
+            audit_errorf(err, errlen,
+                         "the audit log's first %llu leaves no longer hash to the root of its last "
+                         "checkpoint: it was rewritten",
+                         (unsigned long long)note.cp.size);
     if (rc == 0)
         publish(a, text, len, note.cp.size);
     else
@@ -598,7 +592,7 @@ static int note_config(struct audit *a, const char *sha, char *err, size_t errle
     size_t len = 0;
     struct st_err serr;
     if (audit_log_meta_get(a->log, META_CONFIG, &last, &len, &serr) != ST_OK)
-        return fail(err, errlen, "%s", serr.msg);
+        return audit_errorf(err, errlen, "%s", serr.msg);
     bool same = last && len == strlen(sha) && memcmp(last, sha, len) == 0;
     free(last);
     if (same)
@@ -614,8 +608,8 @@ static int note_config(struct audit *a, const char *sha, char *err, size_t errle
     uint64_t first;
     if (n < 0 ||
         audit_log_append_mark(a->log, &l, 1, META_CONFIG, sha, strlen(sha), &first, &serr) != ST_OK)
-        return fail(err, errlen, "cannot record the configuration change: %s",
-                    n < 0 ? "leaf" : serr.msg);
+        return audit_errorf(err, errlen, "cannot record the configuration change: %s",
+                            n < 0 ? "leaf" : serr.msg);
     log_info("audit: configuration change recorded", "leaf=%llu sha256=%s",
              (unsigned long long)first, sha);
     return 0;
@@ -627,7 +621,7 @@ int audit_open(const char *register_dir, struct reg *r, const struct audit_optio
 {
     struct audit *a = calloc(1, sizeof *a);
     if (!a)
-        return fail(err, errlen, "out of memory");
+        return audit_errorf(err, errlen, "out of memory");
     snprintf(a->dir, sizeof a->dir, "%s", register_dir);
     a->reg = r;
     a->opt = *o;
@@ -675,12 +669,12 @@ int audit_start(struct audit *a, unsigned nrings, void (*after_sync)(void *ctx),
 {
     struct st_err serr;
     if (audit_folder_start(a->log, after_sync, ctx, &a->folder, &serr) != ST_OK)
-        return fail(err, errlen, "%s", serr.msg);
+        return audit_errorf(err, errlen, "%s", serr.msg);
     if (a->opt.enabled && open_journals(a, nrings, err, errlen) != 0)
         return -1;
     int e = pthread_create(&a->thread, NULL, checkpointer_main, a);
     if (e != 0)
-        return fail(err, errlen, "cannot start the checkpointer: %s", strerror(e));
+        return audit_errorf(err, errlen, "cannot start the checkpointer: %s", strerror(e));
     pthread_setname_np(a->thread, "hudumad-ckpt");
     a->thread_started = true;
     return 0;

@@ -21,7 +21,7 @@
  * Entries come as the API serves them: one leaf per line.  Proofs come as
  * the API's JSON, hashes in base64; both parsers are strict and fuzzed.
  */
-#include "audit.h"
+#include "audit_impl.h"
 #include "keys/keys.h"
 
 #include <jansson.h>
@@ -47,20 +47,6 @@ static void verdict(struct audit_verdict *v, bool ok, bool has_index, uint64_t i
     va_end(ap);
 }
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
 /* ---- entries --------------------------------------------------------------------------- */
 
 int audit_entries_parse(const char *text, size_t len, struct audit_entries *e, char *err,
@@ -75,19 +61,20 @@ int audit_entries_parse(const char *text, size_t len, struct audit_entries *e, c
     e->len = calloc(lines ? lines : 1, sizeof *e->len);
     if (!e->leaf || !e->len) {
         audit_entries_free(e);
-        return fail(err, errlen, "out of memory");
+        return audit_errorf(err, errlen, "out of memory");
     }
     for (size_t at = 0; at < len;) {
         const char *nl = memchr(text + at, '\n', len - at);
         size_t n = nl ? (size_t)(nl - (text + at)) : len - at;
         if (n > ENTRY_LINE_MAX) {
             audit_entries_free(e);
-            return fail(err, errlen, "entry %zu is longer than %d bytes", e->n, ENTRY_LINE_MAX);
+            return audit_errorf(err, errlen, "entry %zu is longer than %d bytes", e->n,
+                                ENTRY_LINE_MAX);
         }
         e->leaf[e->n] = malloc(n ? n : 1);
         if (!e->leaf[e->n]) {
             audit_entries_free(e);
-            return fail(err, errlen, "out of memory");
+            return audit_errorf(err, errlen, "out of memory");
         }
         memcpy(e->leaf[e->n], text + at, n);
         e->len[e->n++] = n;
@@ -120,20 +107,21 @@ static int proof_object(json_t *o, bool inclusion, struct audit_proof *p, char *
 {
     const char *a = inclusion ? "index" : "first", *b = inclusion ? "tree_size" : "second";
     if (json_object_size(o) != 3 || !json_object_get(o, "hashes"))
-        return fail(err, errlen, "the proof must have exactly %s, %s and hashes", a, b);
+        return audit_errorf(err, errlen, "the proof must have exactly %s, %s and hashes", a, b);
     if (u64_member(o, a, &p->a) || u64_member(o, b, &p->b))
-        return fail(err, errlen, "the proof's %s and %s must be whole numbers", a, b);
+        return audit_errorf(err, errlen, "the proof's %s and %s must be whole numbers", a, b);
     json_t *hashes = json_object_get(o, "hashes");
     if (!json_is_array(hashes) || json_array_size(hashes) > AUDIT_PROOF_MAX)
-        return fail(err, errlen, "the proof's hashes must be a list of at most %d",
-                    AUDIT_PROOF_MAX);
+        return audit_errorf(err, errlen, "the proof's hashes must be a list of at most %d",
+                            AUDIT_PROOF_MAX);
     size_t i;
     json_t *h;
     json_array_foreach(hashes, i, h)
     {
         if (!json_is_string(h) || audit_b64_decode(json_string_value(h), json_string_length(h),
                                                    p->hashes[i], AUDIT_HASH_LEN) != AUDIT_HASH_LEN)
-            return fail(err, errlen, "hash %zu of the proof is not the base64 of 32 bytes", i);
+            return audit_errorf(err, errlen, "hash %zu of the proof is not the base64 of 32 bytes",
+                                i);
     }
     p->n = json_array_size(hashes);
     return 0;
@@ -146,7 +134,7 @@ int audit_proof_parse(const char *text, size_t len, bool inclusion, struct audit
     json_error_t je;
     json_t *o = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
     int rc = json_is_object(o) ? proof_object(o, inclusion, p, err, errlen)
-                               : fail(err, errlen, "the proof is not one JSON object");
+                               : audit_errorf(err, errlen, "the proof is not one JSON object");
     json_decref(o);
     if (rc != 0)
         memset(p, 0, sizeof *p);

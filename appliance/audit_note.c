@@ -25,7 +25,7 @@
  * is the key's: none is AUDIT_SIG_MISSING, and one that fails to verify is
  * AUDIT_SIG_BAD (the note is refused, as the signed-note rules ask).
  */
-#include "audit.h"
+#include "audit_impl.h"
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -44,10 +44,7 @@ struct audit_key {
     uint8_t id[4];
 };
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
+int audit_errorf(char *err, size_t errlen, const char *fmt, ...)
 {
     if (err && errlen) {
         va_list ap;
@@ -137,7 +134,7 @@ int audit_checkpoint_sign(const struct audit_checkpoint *cp, const struct audit_
     audit_key_free(k);
     int n = audit_checkpoint_text(cp, out, outlen);
     if (n < 0)
-        return fail(err, errlen, "the checkpoint does not fit in %zu bytes", outlen);
+        return audit_errorf(err, errlen, "the checkpoint does not fit in %zu bytes", outlen);
     size_t siglen = AUDIT_SIG_MAX;
     if (s->sign(s->ctx, out, (size_t)n, proof, nproof, blob + 4, &siglen, err, errlen) != 0)
         return -1;
@@ -145,7 +142,7 @@ int audit_checkpoint_sign(const struct audit_checkpoint *cp, const struct audit_
     b64_encode(blob, 4 + siglen, b64);
     int m = snprintf(out + n, outlen - (size_t)n, "\n" SIG_PREFIX "%s %s\n", cp->origin, b64);
     if (m < 0 || (size_t)m >= outlen - (size_t)n)
-        return fail(err, errlen, "the signed checkpoint does not fit in %zu bytes", outlen);
+        return audit_errorf(err, errlen, "the signed checkpoint does not fit in %zu bytes", outlen);
     return n + m;
 }
 
@@ -214,22 +211,24 @@ static int parse_text(const char *t, size_t n, struct audit_checkpoint *cp, char
         const char *nl = memchr(line, '\n', (size_t)(end - line));
         size_t len = (size_t)(nl - line);
         if (len == 0)
-            return fail(err, errlen, "line %d of the checkpoint is empty", i + 1);
+            return audit_errorf(err, errlen, "line %d of the checkpoint is empty", i + 1);
         if (i == 0 && !good_name(line, len))
-            return fail(err, errlen, "the origin line is too long, or has a space or '+'");
+            return audit_errorf(err, errlen, "the origin line is too long, or has a space or '+'");
         if (i == 0) {
             memcpy(cp->origin, line, len);
             cp->origin[len] = '\0';
         } else if (i == 1 && parse_size(line, len, &cp->size) != 0) {
-            return fail(err, errlen, "the tree size is not a decimal number without leading zeros");
+            return audit_errorf(err, errlen,
+                                "the tree size is not a decimal number without leading zeros");
         } else if (i == 2 &&
                    audit_b64_decode(line, len, cp->root, AUDIT_HASH_LEN) != AUDIT_HASH_LEN) {
-            return fail(err, errlen, "the root hash is not the base64 of 32 bytes");
+            return audit_errorf(err, errlen, "the root hash is not the base64 of 32 bytes");
         }
         line = nl + 1;
     }
     if (i < 3)
-        return fail(err, errlen, "the checkpoint text has %d lines, not origin, size and root", i);
+        return audit_errorf(err, errlen,
+                            "the checkpoint text has %d lines, not origin, size and root", i);
     return 0;
 }
 
@@ -238,20 +237,21 @@ static int parse_sig_line(const char *s, size_t n, struct audit_note_sig *sig, c
 {
     size_t plen = strlen(SIG_PREFIX);
     if (n <= plen || memcmp(s, SIG_PREFIX, plen) != 0)
-        return fail(err, errlen, "a signature line does not start with an em dash and a space");
+        return audit_errorf(err, errlen,
+                            "a signature line does not start with an em dash and a space");
     s += plen;
     n -= plen;
     const char *space = memchr(s, ' ', n);
     if (!space || !good_name(s, (size_t)(space - s)))
-        return fail(err, errlen, "a signature line has no valid key name");
+        return audit_errorf(err, errlen, "a signature line has no valid key name");
     size_t namelen = (size_t)(space - s);
     memcpy(sig->name, s, namelen);
     sig->name[namelen] = '\0';
     uint8_t blob[4 + AUDIT_SIG_MAX];
     int len = audit_b64_decode(space + 1, n - namelen - 1, blob, sizeof blob);
     if (len < 5)
-        return fail(err, errlen,
-                    "a signature line's signature is not base64 of a key id and a signature");
+        return audit_errorf(
+            err, errlen, "a signature line's signature is not base64 of a key id and a signature");
     memcpy(sig->key_id, blob, 4);
     sig->len = (size_t)len - 4;
     memcpy(sig->sig, blob + 4, sig->len);
@@ -271,14 +271,14 @@ int audit_note_parse(const char *text, size_t len, struct audit_note *n, char *e
 {
     memset(n, 0, sizeof *n);
     if (len < 2 || len > AUDIT_NOTE_MAX)
-        return fail(err, errlen, "a signed checkpoint is 2-%d bytes", AUDIT_NOTE_MAX);
+        return audit_errorf(err, errlen, "a signed checkpoint is 2-%d bytes", AUDIT_NOTE_MAX);
     if (!clean_utf8((const unsigned char *)text, len))
-        return fail(err, errlen, "the note is not UTF-8 text without control characters");
+        return audit_errorf(err, errlen, "the note is not UTF-8 text without control characters");
     if (text[len - 1] != '\n')
-        return fail(err, errlen, "the note does not end with a newline");
+        return audit_errorf(err, errlen, "the note does not end with a newline");
     long blank = last_blank_line(text, len);
     if (blank < 1)
-        return fail(err, errlen, "the note has no blank line before its signatures");
+        return audit_errorf(err, errlen, "the note has no blank line before its signatures");
     n->text_len = (size_t)blank; /* the text's final newline is at blank - 1 */
     if (parse_text(text, n->text_len, &n->cp, err, errlen) != 0)
         return -1;
@@ -286,14 +286,15 @@ int audit_note_parse(const char *text, size_t len, struct audit_note *n, char *e
     while (line < end) {
         const char *nl = memchr(line, '\n', (size_t)(end - line));
         if (n->nsigs == AUDIT_NOTE_SIGS)
-            return fail(err, errlen, "the note has more than %d signatures", AUDIT_NOTE_SIGS);
+            return audit_errorf(err, errlen, "the note has more than %d signatures",
+                                AUDIT_NOTE_SIGS);
         if (parse_sig_line(line, (size_t)(nl - line), &n->sigs[n->nsigs], err, errlen) != 0)
             return -1;
         n->nsigs++;
         line = nl + 1;
     }
     if (n->nsigs == 0)
-        return fail(err, errlen, "the note has no signature line");
+        return audit_errorf(err, errlen, "the note has no signature line");
     return 0;
 }
 
@@ -307,16 +308,16 @@ int audit_key_from_pem(const char *pem, size_t len, struct audit_key **out, char
     EVP_PKEY *pkey = bio ? PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL) : NULL;
     BIO_free(bio);
     if (!pkey)
-        return fail(err, errlen, "the key is not a PEM public key (BEGIN PUBLIC KEY)");
+        return audit_errorf(err, errlen, "the key is not a PEM public key (BEGIN PUBLIC KEY)");
     if (EVP_PKEY_get_base_id(pkey) != EVP_PKEY_EC) {
         EVP_PKEY_free(pkey);
-        return fail(err, errlen, "the key is not an ECDSA key (P-256, P-384 or P-521)");
+        return audit_errorf(err, errlen, "the key is not an ECDSA key (P-256, P-384 or P-521)");
     }
     struct audit_key *k = calloc(1, sizeof *k);
     if (!k || key_id_of(pkey, k->id) != 0) {
         EVP_PKEY_free(pkey);
         free(k);
-        return fail(err, errlen, "out of memory");
+        return audit_errorf(err, errlen, "out of memory");
     }
     k->pkey = pkey;
     *out = k;

@@ -11,27 +11,13 @@
  * SHA-256(SubjectPublicKeyInfo)[:4] is the note's key id.  The checkpointer
  * sees only a struct audit_signer, so it does not depend on who holds the key.
  */
-#include "audit.h"
+#include "audit_impl.h"
 
 #include "keys/keys.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 /* ---- the register's audit signing key (keys.h) --------------------------------------- */
 
@@ -44,10 +30,10 @@ static int keys_sign(void *ctx, const char *text, size_t textlen,
     struct keys_err kerr;
     _Static_assert(AUDIT_HASH_LEN == KEYS_DIGEST_LEN, "one hash size");
     if (keys_sign_checkpoint(ks->holder, text, textlen, proof, nproof, raw, &kerr) != KEYS_OK)
-        return fail(err, errlen, "the audit signing key did not sign: %s", kerr.msg);
+        return audit_errorf(err, errlen, "the audit signing key did not sign: %s", kerr.msg);
     size_t n = keys_sig_to_der(raw, der);
     if (n == 0 || n > *len)
-        return fail(err, errlen, "the signature could not be DER-encoded");
+        return audit_errorf(err, errlen, "the signature could not be DER-encoded");
     memcpy(sig, der, n);
     *len = n;
     return 0;
@@ -60,7 +46,8 @@ int audit_keys_signer(struct keyholder *h, struct audit_keys_signer *ks, struct 
     struct keys_err kerr;
     ks->holder = h;
     if (keys_public_pem(h, ks->pem, &kerr) != KEYS_OK)
-        return fail(err, errlen, "the audit signing key's public key is unavailable: %s", kerr.msg);
+        return audit_errorf(err, errlen, "the audit signing key's public key is unavailable: %s",
+                            kerr.msg);
     ks->pem[sizeof ks->pem - 1] = '\0';
     *out = (struct audit_signer){keys_sign, ks, ks->pem};
     return 0;
