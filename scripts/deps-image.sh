@@ -12,23 +12,5 @@ debootstrap squashfs-tools cryptsetup-bin e2fsprogs tar zstd
 qemu-system-x86 qemu-utils swtpm swtpm-tools curl openssl socat
 "
 
-missing=""
-for p in $PACKAGES; do
-    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
-        missing="$missing $p"
-    fi
-done
-
-[ -z "$missing" ] && exit 0
-
-if [ "$(id -u)" -ne 0 ]; then
-    echo "deps-image: missing Debian packages:$missing" >&2
-    echo "deps-image: run as root (or: sudo apt-get install$missing)" >&2
-    exit 1
-fi
-
-echo "deps-image: installing$missing"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
 # shellcheck disable=SC2086
-apt-get install -y -qq --no-install-recommends $missing >/dev/null
+exec sh "$(dirname "$0")/apt-missing.sh" deps-image $PACKAGES

@@ -14,23 +14,5 @@ bpftool libbpf-dev libelf-dev zlib1g-dev iproute2 nftables netsniff-ng jq ethtoo
 swtpm swtpm-tools libtss2-dev tpm2-tools util-linux mount e2fsprogs perl xxd
 "
 
-missing=""
-for p in $PACKAGES; do
-    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
-        missing="$missing $p"
-    fi
-done
-
-[ -z "$missing" ] && exit 0
-
-if [ "$(id -u)" -ne 0 ]; then
-    echo "deps: missing Debian packages:$missing" >&2
-    echo "deps: run as root (or: sudo apt-get install$missing)" >&2
-    exit 1
-fi
-
-echo "deps: installing$missing"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
 # shellcheck disable=SC2086
-apt-get install -y -qq --no-install-recommends $missing >/dev/null
+exec sh "$(dirname "$0")/apt-missing.sh" deps $PACKAGES
