@@ -85,6 +85,7 @@ struct conn {
     struct conn *release_next;          /* conn_journal_written's list (itself: its end) */
     unsigned nheld;
     bool hold_close;  /* close once the held answers have left */
+    bool shed;        /* its TLS buffers were given back since it was last busy */
     bool held_failed; /* a leaf failed: the answers after it are dropped */
     size_t in_pos, in_len;
     char in[CONN_IN_SIZE]; /* plaintext, fed to the HTTP parser */
@@ -471,6 +472,7 @@ static void conn_respond(struct conn *c, struct http_response *resp, const char 
     httpconn_next(c->http);
     c->request_started = false;
     c->idle_since_ms = c->ring->now_ms;
+    c->shed = false;
     if (close)
         conn_finish(c, true);
 }
@@ -1004,9 +1006,12 @@ void conn_sweep(struct conn *c)
                 conn_timeout(c, "request");
         } else if (now - c->idle_since_ms >= cfg->idle_timeout_ms) {
             conn_timeout(c, "idle");
-        } else if (now - c->idle_since_ms >= SHED_MS) {
+        } else if (now - c->idle_since_ms >= SHED_MS && !c->shed) {
             /* wiped first (CLEANSE_PLAINTEXT); kept while data waits in them */
-            (void)SSL_free_buffers(c->ssl);
+            if (SSL_free_buffers(c->ssl) == 1) {
+                c->shed = true;
+                metrics_event(c->ring->srv->metrics, MET_TLS_BUFFERS_SHED);
+            }
         }
         break;
     case CONN_CLOSING:

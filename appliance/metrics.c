@@ -282,12 +282,17 @@ char *metrics_render(struct metrics *m, uint64_t register_persons)
         "# HELP hudumad_http_malformed_total Requests refused as malformed HTTP.\n"
         "# TYPE hudumad_http_malformed_total counter\n"
         "hudumad_http_malformed_total %llu\n"
+        "# HELP hudumad_tls_buffers_shed_total Idle connections whose TLS record buffers were "
+        "wiped and given back.\n"
+        "# TYPE hudumad_tls_buffers_shed_total counter\n"
+        "hudumad_tls_buffers_shed_total %llu\n"
         "# HELP hudumad_register_persons Huduma Numbers issued so far.\n"
         "# TYPE hudumad_register_persons gauge\n"
         "hudumad_register_persons %llu\n",
         (long long)atomic_load(&m->connections), EVENT(MET_HANDSHAKE_OK),
         EVENT(MET_HANDSHAKE_REFUSED), EVENT(MET_CONN_REFUSED_LIMIT), EVENT(MET_CONN_TIMEOUT),
-        EVENT(MET_HTTP_MALFORMED), (unsigned long long)register_persons);
+        EVENT(MET_HTTP_MALFORMED), EVENT(MET_TLS_BUFFERS_SHED),
+        (unsigned long long)register_persons);
 #undef EVENT
     char *limiter = metrics_ratelimit_text(m->ratelimit);
     if (limiter)

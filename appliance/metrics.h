@@ -1,7 +1,8 @@
 /*
  * appliance/metrics.h - the daemon's counters, exported in the Prometheus
  * text format on /metrics: requests by route and status, latency histogram,
- * open connections, TLS handshakes (completed and refused), register size.
+ * open connections, TLS handshakes (completed and refused), idle connections'
+ * TLS buffers given back, register size.
  * Counters are per-thread-safe atomics; rendering reads them without locks.
  */
 #ifndef HUDUMA_METRICS_H
@@ -17,6 +18,7 @@ enum metric_event {
     MET_CONN_REFUSED_LIMIT,
     MET_CONN_TIMEOUT, /* idle, slow request, slow handshake */
     MET_HTTP_MALFORMED,
+    MET_TLS_BUFFERS_SHED, /* an idle connection's TLS record buffers wiped and given back */
     MET_EVENT_COUNT
 };
 

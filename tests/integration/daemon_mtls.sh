@@ -373,11 +373,18 @@ rested_writer() {
     sleep 1.8
     printf 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n'
 }
+shed_count() { # the operator's view of hudumad_tls_buffers_shed_total
+    api ops GET /metrics
+    sed -n 's/^hudumad_tls_buffers_shed_total \([0-9]*\)$/\1/p' "$WORK/body"
+}
+shed_before=$(shed_count)
 session rested kra rested_writer 40
-if [ "$(statuses rested)" = "200 200" ]; then
-    ok "a keep-alive connection idle past the shedding of its TLS buffers answers its next request"
+shed_after=$(shed_count)
+if [ "$(statuses rested)" = "200 200" ] && [ -n "$shed_before" ] && [ -n "$shed_after" ] &&
+    [ "$shed_after" -gt "$shed_before" ]; then
+    ok "a keep-alive connection idle past the shedding of its TLS buffers gives them back ($shed_before -> $shed_after shed) and answers its next request"
 else
-    not_ok "after an idle pause: answers '$(statuses rested)', s_client exit $s_rc"
+    not_ok "after an idle pause: answers '$(statuses rested)', s_client exit $s_rc, buffers shed '$shed_before' -> '$shed_after'"
 fi
 
 # ---- pipelining --------------------------------------------------------------------------
