@@ -85,7 +85,7 @@ struct conn {
     struct conn *release_next;          /* conn_journal_written's list (itself: its end) */
     unsigned nheld;
     bool hold_close;  /* close once the held answers have left */
-    bool shed;        /* its TLS buffers were given back since it was last busy */
+    bool shed;        /* its TLS buffers were given back since bytes last came or went */
     bool held_failed; /* a leaf failed: the answers after it are dropped */
     size_t in_pos, in_len;
     char in[CONN_IN_SIZE]; /* plaintext, fed to the HTTP parser */
@@ -929,8 +929,10 @@ void conn_on_recv(struct conn *c, int res, unsigned flags)
         c->recv_armed = false;
     if (flags & IORING_CQE_F_BUFFER) {
         unsigned id = flags >> IORING_CQE_BUFFER_SHIFT;
-        if (res > 0 && (c->state == CONN_HANDSHAKE || c->state == CONN_OPEN))
+        if (res > 0 && (c->state == CONN_HANDSHAKE || c->state == CONN_OPEN)) {
             BIO_write(c->rbio, ring_buffer(r, id), res);
+            c->shed = false; /* reading them takes the record buffers again */
+        }
         ring_buffer_recycle(r, id); /* its bytes are in the TLS buffer (or discarded) */
     }
     if (c->state == CONN_DEAD) {
