@@ -337,24 +337,29 @@ static int write_batch(struct audit_log *log, const rocksdb_writeoptions_t *wopt
 /* A log written before "nodes" existed kept its node hashes and named values
  * beside the batches: they are moved there, in one synced write.  Kept
  * apart, the batch keys of successive flushes never overlap, so RocksDB moves
- * their files down the levels instead of rewriting them. */
+ * their files down the levels instead of rewriting them.  They leave one
+ * range deletion behind, not a tombstone each: the seek at every later open
+ * steps over it at once. */
 static int move_nodes(struct audit_log *log, struct st_err *err)
 {
+    _Static_assert(AUDIT_KEY_NODE == AUDIT_KEY_META + 1 && AUDIT_KEY_BATCH < AUDIT_KEY_META,
+                   "the moved keys are the range [META, NODE] and hold no batch");
+    const char first = AUDIT_KEY_META, end = AUDIT_KEY_NODE + 1;
     rocksdb_iterator_t *it = iterator(log, CF_LEAVES);
-    const char first = AUDIT_KEY_META < AUDIT_KEY_NODE ? AUDIT_KEY_META : AUDIT_KEY_NODE;
     rocksdb_iter_seek(it, &first, 1);
     rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
     size_t moved = 0;
     for (; rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
         size_t klen, vlen;
         const char *k = rocksdb_iter_key(it, &klen);
-        if (klen == 0 || (k[0] != AUDIT_KEY_META && k[0] != AUDIT_KEY_NODE))
-            continue;
+        if (klen == 0 || (unsigned char)k[0] >= (unsigned char)end)
+            break;
         const char *v = rocksdb_iter_value(it, &vlen);
         rocksdb_writebatch_put_cf(wb, log->cf[CF_NODES], k, klen, v, vlen);
-        rocksdb_writebatch_delete_cf(wb, log->cf[CF_LEAVES], k, klen);
         moved++;
     }
+    if (moved)
+        rocksdb_writebatch_delete_range_cf(wb, log->cf[CF_LEAVES], &first, 1, &end, 1);
     int rc = iter_done(it, ST_OK, err);
     if (rc == ST_OK && moved) {
         rocksdb_writeoptions_t *synced = rocksdb_writeoptions_create();
