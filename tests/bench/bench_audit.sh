@@ -17,7 +17,11 @@
 #        rate  32 connections x 8 pipelined at a fixed BENCH_AUDIT_RATE req/s
 #              (open loop), which both modes sustain: what logging costs in
 #              server CPU and in latency at equal load, apart from capacity
-#      with the server's CPU time per answer beside each (from /proc).
+#      with the server's CPU time per answer beside each (from /proc), and
+#      the cache flushes the work directory's disk completed per 1,000 answers
+#      (from /proc/diskstats; each synced journal write carries one where the
+#      disk has no FUA, and on a virtual machine each costs far more than its
+#      own CPU shows: docs/BENCHMARKS.md).
 #   3. after the logging-on runs, the tree holds at least one leaf per answer
 #      huduma-load counted, and its checkpoint verifies with huduma-audit.
 # The figure asked of the audit log is the ratio on/off of "cap" throughput:
@@ -133,6 +137,11 @@ load() {
 }
 TICK=$(getconf CLK_TCK)
 cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
+# the disk under the work directory, as /proc/diskstats names it (none: not counted)
+DISK=$(df --output=source "$W" 2>/dev/null | tail -n 1)
+DISK=${DISK#/dev/}
+awk -v d="$DISK" '$3 == d { found = 1 } END { exit !found }' /proc/diskstats || DISK=
+flushes() { awk -v d="$DISK" '$3 == d { print $19 } END { if (d == "") print 0 }' /proc/diskstats; }
 RESULTS=$W/results
 : >"$RESULTS"
 answered_on=0
@@ -140,11 +149,16 @@ answered_on=0
 one() {
     [ "$(bench_elapsed)" -lt "$BUDGET" ] || { echo "bench_audit: over the budget of $BUDGET s" >&2; exit 1; }
     c0=$(cpu_ticks "$DPID")
+    f0=$(flushes)
     out=$(load --connections "$4" --pipeline "$5" ${6:+--rate "$6"} --duration "$SECS" \
         --warmup "$WARMUP" --label "$1/$2") || { echo "bench_audit: huduma-load failed" >&2; exit 1; }
     c1=$(cpu_ticks "$DPID")
+    f1=$(flushes)
     line=$(echo "$out" | grep '^RESULT')
     rps=$(echo "$line" | bench_field rps)
+    fk=$(awk -v f="$((f1 - f0))" -v r="$rps" -v w="$WARMUP" -v d="$SECS" \
+        'BEGIN { printf "%.1f", (r > 0 ? f * 1000 / (r * (w + d)) : 0) }')
+    line="$line flushes_per_k=$fk"
     us=$(awk -v c="$((c1 - c0))" -v k="$TICK" -v r="$rps" -v w="$WARMUP" -v d="$SECS" \
         'BEGIN { printf "%.1f", (r > 0 ? c / k * 1e6 / (r * (w + d)) : 0) }')
     echo "$1 $2 $3 $us $line" >>"$RESULTS"
@@ -153,8 +167,8 @@ one() {
         answered_on=$((answered_on + $(echo "$line" | sed -n 's/.* requests=\([0-9]*\).*/\1/p') - \
             $(echo "$line" | bench_field unanswered)))
     fi
-    printf '   %-4s logging %-3s round %s: %8s req/s  p50 %7s us  p99 %7s us  server %6s us/answer\n' \
-        "$1" "$2" "$3" "$rps" "$(echo "$line" | bench_field p50_us)" "$(echo "$line" | bench_field p99_us)" "$us"
+    printf '   %-4s logging %-3s round %s: %8s req/s  p50 %7s us  p99 %7s us  server %6s us/answer  %5s flushes/1k\n' \
+        "$1" "$2" "$3" "$rps" "$(echo "$line" | bench_field p50_us)" "$(echo "$line" | bench_field p99_us)" "$us" "$fk"
 }
 
 echo "== verification with logging on and off, $ROUNDS rounds of $SECS s after $WARMUP s of warm-up"
@@ -216,6 +230,9 @@ for s in cap c32 c256 sat rate; do
     printf '%-44s %10s %10s %8s\n' "  p99 us" "$(med $s on p99_us)" "$(med $s off p99_us)" ""
     printf '%-44s %10s %10s %8s\n' "  server CPU per answer, us" "$(med $s on us)" "$(med $s off us)" \
         "$(ratio "$(med $s on us)" "$(med $s off us)")"
+    [ -z "$DISK" ] ||
+        printf '%-44s %10s %10s\n' "  disk cache flushes per 1,000 answers" "$(med $s on flushes_per_k)" \
+            "$(med $s off flushes_per_k)"
     printf '%-44s %s| %s\n' "  rounds on | off" "$(list $s on)" "$(list $s off)"
 done
 printf '%-44s %10s\n' "durable leaves/s, one synced write per leaf" "$single"
