@@ -140,6 +140,8 @@ cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
 # the disk under the work directory, as /proc/diskstats names it (none: not counted)
 DISK=$(df --output=source "$W" 2>/dev/null | tail -n 1)
 DISK=${DISK#/dev/}
+# a partition's flushes are counted on its disk
+[ ! -e "/sys/class/block/$DISK/partition" ] || DISK=$(basename "$(readlink -f "/sys/class/block/$DISK/..")")
 awk -v d="$DISK" '$3 == d { found = 1 } END { exit !found }' /proc/diskstats || DISK=
 flushes() { awk -v d="$DISK" '$3 == d { print $19 } END { if (d == "") print 0 }' /proc/diskstats; }
 RESULTS=$W/results
