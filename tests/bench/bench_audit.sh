@@ -143,6 +143,7 @@ DISK=${DISK#/dev/}
 # a partition's flushes are counted on its disk
 [ ! -e "/sys/class/block/$DISK/partition" ] || DISK=$(basename "$(readlink -f "/sys/class/block/$DISK/..")")
 awk -v d="$DISK" '$3 == d { found = 1 } END { exit !found }' /proc/diskstats || DISK=
+# (none found: "-" in each round's line, and no summary row)
 flushes() { awk -v d="$DISK" '$3 == d { print $19 } END { if (d == "") print 0 }' /proc/diskstats; }
 RESULTS=$W/results
 : >"$RESULTS"
@@ -158,7 +159,8 @@ one() {
     f1=$(flushes)
     line=$(echo "$out" | grep '^RESULT')
     rps=$(echo "$line" | bench_field rps)
-    fk=$(awk -v f="$((f1 - f0))" -v r="$rps" -v w="$WARMUP" -v d="$SECS" \
+    fk=-
+    [ -z "$DISK" ] || fk=$(awk -v f="$((f1 - f0))" -v r="$rps" -v w="$WARMUP" -v d="$SECS" \
         'BEGIN { printf "%.1f", (r > 0 ? f * 1000 / (r * (w + d)) : 0) }')
     line="$line flushes_per_k=$fk"
     us=$(awk -v c="$((c1 - c0))" -v k="$TICK" -v r="$rps" -v w="$WARMUP" -v d="$SECS" \
