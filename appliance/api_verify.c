@@ -269,35 +269,36 @@ static int read_request(struct api_call *c, const char **hn, const json_t **clai
     return 0;
 }
 
-/* Compares every claim; *all is true when every one matched.  NULL when an error was sent. */
-static json_t *compare(struct api_call *c, const struct person *p, const json_t *claims, bool *all)
+/* Each claim's result, in the request's order (names are the rules' own). */
+struct verdicts {
+    size_t n;
+    const char *name[NRULES];
+    bool match[NRULES];
+};
+
+/* Compares every claim; *all is true when every one matched.  -1 when an error was sent. */
+static int compare(struct api_call *c, const struct person *p, const json_t *claims,
+                   struct verdicts *out, bool *all)
 {
-    json_t *out = json_object();
-    if (!out) {
-        api_fail(c, AE_INTERNAL_ERROR, NULL, "out of memory");
-        return NULL;
-    }
+    out->n = 0;
     *all = true;
     if (!claims)
-        return out;
+        return 0;
     const char *name;
     json_t *v;
-    *all = true;
     json_object_foreach((json_t *)claims, name, v)
     {
-        int m = rule_for(name)->match(c, p, v);
-        if (m < 0) {
-            json_decref(out);
-            return NULL;
-        }
-        if (json_object_set_new(out, name, json_boolean(m)) != 0) {
-            json_decref(out);
-            api_fail(c, AE_INTERNAL_ERROR, NULL, "out of memory");
-            return NULL;
-        }
+        const struct claim_rule *rule = rule_for(name);
+        int m = rule->match(c, p, v);
+        if (m < 0)
+            return -1;
+        if (out->n == NRULES) /* duplicates are refused at parsing: cannot happen */
+            return api_fail(c, AE_INTERNAL_ERROR, NULL, "too many claims");
+        out->name[out->n] = rule->name;
+        out->match[out->n++] = m == 1;
         *all &= m == 1;
     }
-    return out;
+    return 0;
 }
 
 /* Transaction ids come from a per-thread pool of random bytes, refilled by
@@ -328,23 +329,49 @@ static int transaction_id(char out[33])
 }
 
 /* The biometric part of the answer: {"match", "band", "fingers_compared",
- * "face_compared"}; *all loses a no match.  NULL when an error was sent. */
-static json_t *compare_biometrics(struct api_call *c, const char *hn, bool *all)
+ * "face_compared"}; *all loses a no match.  -1 when an error was sent. */
+static int compare_biometrics(struct api_call *c, const char *hn, struct bio_verdict *v, bool *all)
 {
     const json_t *probe = json_object_get(c->body, "biometrics");
-    struct bio_verdict v;
     struct reg_result res = {0};
-    if (reg_verify_biometrics(c->api->reg, hn, probe, &v, &res) != REG_OK) {
-        api_reg_fail(c, &res);
-        return NULL;
+    if (reg_verify_biometrics(c->api->reg, hn, probe, v, &res) != REG_OK)
+        return api_reg_fail(c, &res);
+    *all &= v->match;
+    return 0;
+}
+
+/* {"transaction_id", "huduma_number", "match", "claims": {name: bool, ...},
+ * "status"[, "biometrics"]}: members in this order, compact. */
+static void write_answer(struct api_text *t, const char *txid, const struct person *p, bool all,
+                         const struct verdicts *claims, const struct bio_verdict *bio)
+{
+    api_text_put(t, "{\"transaction_id\":");
+    api_text_string(t, txid);
+    api_text_put(t, ",\"huduma_number\":");
+    api_text_string(t, p->hn);
+    api_text_put(t, ",\"match\":");
+    api_text_bool(t, all);
+    api_text_put(t, ",\"claims\":{");
+    for (size_t i = 0; i < claims->n; i++) {
+        api_text_put(t, i ? ",\"" : "\"");
+        api_text_put(t, claims->name[i]);
+        api_text_put(t, "\":");
+        api_text_bool(t, claims->match[i]);
     }
-    *all &= v.match;
-    json_t *o = json_pack("{s:b, s:s, s:i, s:b}", "match", v.match, "band", bio_band_name(v.band),
-                          "fingers_compared", (int)v.scores.fingers, "face_compared",
-                          v.scores.face_compared);
-    if (!o)
-        api_fail(c, AE_INTERNAL_ERROR, NULL, "out of memory");
-    return o;
+    api_text_put(t, "},\"status\":");
+    api_text_string(t, status_name(p->status));
+    if (bio) {
+        api_text_put(t, ",\"biometrics\":{\"match\":");
+        api_text_bool(t, bio->match);
+        api_text_put(t, ",\"band\":");
+        api_text_string(t, bio_band_name(bio->band));
+        api_text_put(t, ",\"fingers_compared\":");
+        api_text_uint(t, (unsigned)bio->scores.fingers);
+        api_text_put(t, ",\"face_compared\":");
+        api_text_bool(t, bio->scores.face_compared);
+        api_text_put(t, "}");
+    }
+    api_text_put(t, "}");
 }
 
 void api_verify(struct api_call *c)
@@ -367,28 +394,19 @@ void api_verify(struct api_call *c)
     }
     bool all;
     char txid[33];
-    json_t *results = compare(c, &p, claims, &all), *bio = NULL;
-    if (results && json_object_get(c->body, "biometrics") &&
-        !(bio = compare_biometrics(c, hn, &all))) {
-        json_decref(results);
-        results = NULL;
+    struct verdicts verdicts;
+    struct bio_verdict bio;
+    bool with_bio = json_object_get(c->body, "biometrics") != NULL;
+    if (compare(c, &p, claims, &verdicts, &all) == 0 &&
+        (!with_bio || compare_biometrics(c, hn, &bio, &all) == 0)) {
+        if (transaction_id(txid) != 0) {
+            api_fail(c, AE_INTERNAL_ERROR, NULL, "no random transaction id could be drawn");
+        } else {
+            snprintf(c->txid, sizeof c->txid, "%s", txid); /* the answer's id is the leaf's */
+            struct api_text t = {0};
+            write_answer(&t, txid, &p, all, &verdicts, with_bio ? &bio : NULL);
+            api_reply_text(c, 200, &t);
+        }
     }
-    if (results && transaction_id(txid) != 0) {
-        json_decref(results);
-        results = NULL;
-        api_fail(c, AE_INTERNAL_ERROR, NULL, "no random transaction id could be drawn");
-    }
-    if (results)
-        snprintf(c->txid, sizeof c->txid, "%s", txid); /* the answer's id is the leaf's */
-    json_t *answer =
-        results ? json_pack("{s:s, s:s, s:b, s:o, s:s}", "transaction_id", txid, "huduma_number",
-                            p.hn, "match", all, "claims", results, "status", status_name(p.status))
-                : NULL;
-    if (answer && bio)
-        json_object_set_new(answer, "biometrics", bio);
-    else
-        json_decref(bio);
-    if (results)
-        api_reply(c, 200, answer);
     explicit_bzero(&p, sizeof p);
 }

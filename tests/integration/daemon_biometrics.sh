@@ -149,7 +149,11 @@ fi
 printf '{"huduma_number": "%s", "biometrics": {"fingerprints": [{"position": 2, "template": "%s"}]}}' \
     "$HN3" "$(b64 "$FP/103_5.iso")" >"$WORK/v1.json"
 api bank POST /v1/verify "@$WORK/v1.json"
-if [ "$code" = 200 ] && grep -q '"match": *true' "$WORK/body" && grep -q '"band": *"\(low\|medium\|high\)"' "$WORK/body"; then
+if [ "$code" = 200 ] && grep -q '"match": *true' "$WORK/body" && grep -q '"band": *"\(low\|medium\|high\)"' "$WORK/body" &&
+    jq -e '(keys == ["biometrics", "claims", "huduma_number", "match", "status", "transaction_id"])
+        and .claims == {} and .biometrics.match and .biometrics.fingers_compared == 1
+        and (.biometrics | keys) == ["band", "face_compared", "fingers_compared", "match"]' \
+        "$WORK/body" >/dev/null; then
     ok "verification with the person's own finger: match, with its band"
 else
     not_ok "genuine verification: $code $(cat "$WORK/body")"

@@ -285,6 +285,13 @@ static void test_verify_claims(void **state)
     assert_null(strstr(a.text, "Akinyi")); /* never the record */
     assert_null(strstr(a.text, "1990"));
     assert_int_equal(json_object_size(a.j), 5);
+    /* written by hand (api_text): exactly what jansson makes of it, compact, in order */
+    char *again = json_dumps(a.j, JSON_COMPACT);
+    assert_non_null(again);
+    assert_string_equal(a.text, again);
+    free(again);
+    assert_non_null(strstr(a.text, "{\"transaction_id\":"));
+    assert_non_null(strstr(a.text, ",\"claims\":{\"surname\":true,\"first_name\":true,"));
     char first_tx[33];
     snprintf(first_tx, sizeof first_tx, "%s", tx);
     answer_free(&a);
