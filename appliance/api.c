@@ -274,27 +274,37 @@ static void stated_purpose(const struct http_request *req, char *out, size_t out
     out[n] = '\0';
 }
 
+/* s, cut to fit out (of `size` bytes): snprintf's "%s" without its cost,
+ * for the copies every request makes. */
+static void copy_text(char *out, size_t size, const char *s)
+{
+    size_t n = 0;
+    for (; n + 1 < size && s[n]; n++)
+        out[n] = s[n];
+    out[n] = '\0';
+}
+
 /* What the audit log records of a request: every route's but the auditors'
  * own reads of the log (an agency refused the log is recorded). */
 static void audit_out(const struct api_call *c, struct audit_request *out)
 {
     const struct route *rt = c->route;
     out->wanted = rt->op != OP_AUDIT || c->resp->status == 403;
-    snprintf(out->agency, sizeof out->agency, "%s", c->caller ? c->caller->name : "-");
+    copy_text(out->agency, sizeof out->agency, c->caller ? c->caller->name : "-");
     out->op = operation_name(rt->op);
     if (c->purpose[0])
-        snprintf(out->purpose, sizeof out->purpose, "%s", c->purpose);
+        copy_text(out->purpose, sizeof out->purpose, c->purpose);
     else
         stated_purpose(c->req, out->purpose, sizeof out->purpose);
-    snprintf(out->hn, sizeof out->hn, "%s", c->subject);
-    snprintf(out->txid, sizeof out->txid, "%s", c->txid);
+    copy_text(out->hn, sizeof out->hn, c->subject);
+    copy_text(out->txid, sizeof out->txid, c->txid);
     out->status = c->resp->status;
 }
 
 void api_audit_subject(struct api_call *c, const char *hn)
 {
     if (hn && hn_is_well_formed(hn))
-        snprintf(c->subject, sizeof c->subject, "%s", hn);
+        copy_text(c->subject, sizeof c->subject, hn);
 }
 
 static const struct route *dispatch(struct api *a, const struct agency *caller,

@@ -238,6 +238,22 @@ static const struct claim_rule *rule_for(const char *name)
 
 static const char *const verify_members[] = {"huduma_number", "claims", "biometrics", NULL};
 
+/* "claims.<name>", the field an error names ("claims" when the name is not
+ * safe to echo; api_safe_name() bounds it to 32 characters).  Made for every
+ * claim, so without printf. */
+static void claim_field(const char *name, char out[64])
+{
+    memcpy(out, "claims", 6);
+    size_t n = 6;
+    if (api_safe_name(name)) {
+        size_t len = strlen(name);
+        out[n++] = '.';
+        memcpy(out + n, name, len);
+        n += len;
+    }
+    out[n] = '\0';
+}
+
 /* Checks the body's shape: a well-formed number and at least one well-formed
  * claim, or biometrics (whose shape the register checks), or both. */
 static int read_request(struct api_call *c, const char **hn, const json_t **claims)
@@ -259,8 +275,7 @@ static int read_request(struct api_call *c, const char **hn, const json_t **clai
     {
         char field[64];
         const struct claim_rule *rule = rule_for(name);
-        snprintf(field, sizeof field, "claims%s%s", api_safe_name(name) ? "." : "",
-                 api_safe_name(name) ? name : "");
+        claim_field(name, field);
         if (!rule)
             return api_fail(c, AE_INVALID_FIELD, field, "unknown claim");
         if (rule->check(c, field, v) != 0)
@@ -393,7 +408,7 @@ void api_verify(struct api_call *c)
         return;
     }
     bool all;
-    char txid[33];
+    char txid[sizeof c->txid];
     struct verdicts verdicts;
     struct bio_verdict bio;
     bool with_bio = json_object_get(c->body, "biometrics") != NULL;
@@ -402,7 +417,7 @@ void api_verify(struct api_call *c)
         if (transaction_id(txid) != 0) {
             api_fail(c, AE_INTERNAL_ERROR, NULL, "no random transaction id could be drawn");
         } else {
-            snprintf(c->txid, sizeof c->txid, "%s", txid); /* the answer's id is the leaf's */
+            memcpy(c->txid, txid, sizeof c->txid); /* the answer's id is the leaf's */
             struct api_text t = {0};
             write_answer(&t, txid, &p, all, &verdicts, with_bio ? &bio : NULL);
             api_reply_text(c, 200, &t);
