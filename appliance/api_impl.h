@@ -95,7 +95,7 @@ struct api_text {
     char buf[API_TEXT_BYTES];
 };
 void api_text_put(struct api_text *t, const char *raw);
-void api_text_string(struct api_text *t, const char *token);
+void api_text_string(struct api_text *t, const char *token); /* NULL: bad */
 void api_text_bool(struct api_text *t, bool b);
 void api_text_uint(struct api_text *t, unsigned v);
 /* Sends t (wiping it) as the answer, or an internal error when t is bad. */

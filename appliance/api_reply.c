@@ -106,6 +106,10 @@ void api_text_put(struct api_text *t, const char *raw)
 
 void api_text_string(struct api_text *t, const char *token)
 {
+    if (!token) { /* a name table's answer for a value it lacks */
+        t->bad = true;
+        return;
+    }
     for (const char *p = token; *p; p++)
         if (*p < 0x20 || *p > 0x7e || *p == '"' || *p == '\\')
             t->bad = true;

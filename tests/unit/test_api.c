@@ -33,6 +33,7 @@
 #include <openssl/evp.h>
 
 #include "appliance/api.h"
+#include "appliance/api_impl.h" /* api_text, white-box */
 #include "appliance/hn.h"
 #include "appliance/metrics.h"
 #include "appliance/register.h"
@@ -257,6 +258,41 @@ static bool matched(const struct answer *a)
 
 /* ---- enrolment and verification ---------------------------------------------------------------
  */
+
+/* The verify answer's writer: tokens only, and a bad string or an overflow
+ * spoils the whole text rather than produce bad JSON. */
+static void test_api_text(void **state)
+{
+    (void)state;
+    struct api_text t = {0};
+    api_text_put(&t, "{\"n\":");
+    api_text_uint(&t, 0);
+    api_text_put(&t, ",\"m\":");
+    api_text_uint(&t, 4294967295u);
+    api_text_put(&t, ",\"s\":");
+    api_text_string(&t, "active");
+    api_text_put(&t, ",\"b\":");
+    api_text_bool(&t, false);
+    api_text_put(&t, "}");
+    assert_false(t.bad);
+    assert_int_equal(t.len, strlen("{\"n\":0,\"m\":4294967295,\"s\":\"active\",\"b\":false}"));
+    assert_memory_equal(t.buf, "{\"n\":0,\"m\":4294967295,\"s\":\"active\",\"b\":false}", t.len);
+
+    const char *spoilers[] = {"say \"hi\"", "back\\slash", "tab\there", "caf\xc3\xa9", NULL};
+    for (size_t i = 0; i < sizeof spoilers / sizeof *spoilers; i++) {
+        struct api_text u = {0};
+        api_text_string(&u, spoilers[i]);
+        assert_true(u.bad);
+    }
+    struct api_text big = {0};
+    char chunk[101];
+    memset(chunk, 'x', 100);
+    chunk[100] = '\0';
+    for (int i = 0; i < 11; i++)
+        api_text_put(&big, chunk);
+    assert_true(big.bad);
+    assert_true(big.len < API_TEXT_BYTES);
+}
 
 static void test_verify_claims(void **state)
 {
@@ -1242,6 +1278,7 @@ static void test_spec_routes_answer(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_api_text),
         cmocka_unit_test(test_verify_claims),
         cmocka_unit_test(test_verify_year_only),
         cmocka_unit_test(test_verify_refusals),
