@@ -316,11 +316,19 @@ static void conn_flush(struct conn *c)
     submit_send(c);
 }
 
+/* SSL_get_error() needs the thread's error queue empty before each TLS call;
+ * it nearly always is, and clearing an empty queue still walks all of it. */
+static void clear_tls_errors(void)
+{
+    if (ERR_peek_error() != 0)
+        ERR_clear_error();
+}
+
 static void conn_write(struct conn *c, const void *data, size_t len)
 {
     if (len == 0 || c->state == CONN_DEAD)
         return;
-    ERR_clear_error();
+    clear_tls_errors();
     if (SSL_write(c->ssl, data, (int)len) <= 0) {
         char why[200];
         log_warn("tls write failed", "conn=%u err=\"%s\"", c->id, tls_error_text(why, sizeof why));
@@ -418,6 +426,40 @@ static void wipe_response(struct http_response *resp)
 
 static bool conn_hold(struct conn *c, char *msg, size_t len, const struct audit_request *audit);
 
+/* Appends s to the cap bytes at out, cut to fit (NUL-terminated, as snprintf). */
+static size_t head_put(char *out, size_t cap, size_t at, const char *s)
+{
+    for (; *s && at + 1 < cap; s++)
+        out[at++] = *s;
+    out[at] = '\0';
+    return at;
+}
+
+/* The status line and headers of an answer: what snprintf made, without it
+ * (it was on every answer's path).  Returns the length written. */
+static size_t format_head(char *out, size_t cap, int status, const char *type, size_t body_len,
+                          bool close)
+{
+    char code[4] = {(char)('0' + status / 100 % 10), (char)('0' + status / 10 % 10),
+                    (char)('0' + status % 10), '\0'}; /* 100..599 */
+    char length[24];
+    size_t i = sizeof length;
+    length[--i] = '\0';
+    do
+        length[--i] = (char)('0' + body_len % 10);
+    while ((body_len /= 10) != 0);
+    size_t n = head_put(out, cap, 0, "HTTP/1.1 ");
+    n = head_put(out, cap, n, code);
+    n = head_put(out, cap, n, " ");
+    n = head_put(out, cap, n, reason_phrase(status));
+    n = head_put(out, cap, n, "\r\nContent-Type: ");
+    n = head_put(out, cap, n, type);
+    n = head_put(out, cap, n, "\r\nContent-Length: ");
+    n = head_put(out, cap, n, length + i);
+    n = head_put(out, cap, n, close ? "\r\nConnection: close\r\n\r\n" : "\r\n\r\n");
+    return n;
+}
+
 /* Queues the response to the current request (req NULL: to bytes that were
  * not a request), holds it when it waits for an audit leaf (`audit`, NULL
  * for the front end's own answers) or for held answers before it, logs it,
@@ -432,15 +474,13 @@ static void conn_respond(struct conn *c, struct http_response *resp, const char 
     bool close = resp->close || !req || !req->keep_alive || c->ring->draining;
     size_t body_len = resp->body ? resp->body_len : 0;
     char header[256];
-    int n = snprintf(header, sizeof header,
-                     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s\r\n", status,
-                     reason_phrase(status),
-                     resp->content_type ? resp->content_type : "application/json", body_len,
-                     close ? "Connection: close\r\n" : "");
-    size_t total = (size_t)n + (head ? 0 : body_len);
+    size_t n =
+        format_head(header, sizeof header, status,
+                    resp->content_type ? resp->content_type : "application/json", body_len, close);
+    size_t total = n + (head ? 0 : body_len);
     char *msg = malloc(total);
     if (msg) { /* one buffer, so that a small response is one TLS record */
-        memcpy(msg, header, (size_t)n);
+        memcpy(msg, header, n);
         if (!head && body_len)
             memcpy(msg + n, resp->body, body_len);
         if (!conn_hold(c, msg, total, audit)) {
@@ -452,7 +492,7 @@ static void conn_respond(struct conn *c, struct http_response *resp, const char 
         log_error("connection dropped: out of memory", "conn=%u", c->id);
         conn_close_now(c); /* an answer without its record, or out of order: none */
     } else {
-        conn_write(c, header, (size_t)n);
+        conn_write(c, header, n);
         if (!head)
             conn_write(c, resp->body, body_len);
     }
@@ -862,7 +902,7 @@ static bool conn_handshake(struct conn *c)
 /* Decrypts the next piece of plaintext into `in`; false when there is none yet. */
 static bool conn_read_plain(struct conn *c)
 {
-    ERR_clear_error();
+    clear_tls_errors();
     int n = SSL_read(c->ssl, c->in, (int)sizeof c->in);
     if (n > 0) {
         c->in_pos = 0;
