@@ -20,6 +20,7 @@
 
 #include "api.h"
 #include "register.h"
+#include "strbuf.h"
 
 #include <jansson.h>
 
@@ -82,24 +83,18 @@ enum api_error {
 
 /* Sends obj (consumed, may be NULL after a failed json_pack) with this status. */
 void api_reply(struct api_call *c, int status, json_t *obj);
-/* An answer of fixed shape written straight as compact JSON text, for the
- * hottest route (verify): building a jansson tree and dumping it cost about
- * as much as reading the record.  Punctuation and member names are put as
- * given; strings must need no escaping (tokens: numbers, codes, ids), and one
- * that would is refused (the answer becomes an internal error, never bad
- * JSON). */
+/* An answer of fixed shape written straight as compact JSON text (strbuf.h),
+ * for the hottest route (verify): building a jansson tree and dumping it
+ * cost about as much as reading the record.  Punctuation and member names
+ * are put with strbuf_put; strings go through api_text_string, which takes
+ * only tokens (numbers, codes, ids) and spoils the text for anything that
+ * would need escaping, so the answer becomes an internal error, never bad
+ * JSON. */
 #define API_TEXT_BYTES 1024
-struct api_text {
-    size_t len;
-    bool bad; /* too long, or a string that needs escaping */
-    char buf[API_TEXT_BYTES];
-};
-void api_text_put(struct api_text *t, const char *raw);
-void api_text_string(struct api_text *t, const char *token); /* NULL: bad */
-void api_text_bool(struct api_text *t, bool b);
-void api_text_uint(struct api_text *t, unsigned v);
-/* Sends t (wiping it) as the answer, or an internal error when t is bad. */
-void api_reply_text(struct api_call *c, int status, struct api_text *t);
+void api_text_string(struct strbuf *t, const char *token); /* NULL spoils too */
+void api_text_bool(struct strbuf *t, bool b);
+/* Sends t's text (wiping it) as the answer, or an internal error when t is spoiled. */
+void api_reply_text(struct api_call *c, int status, struct strbuf *t);
 /* Sends an error; field may be NULL.  Always returns -1, for `return api_fail(...)`. */
 int api_fail(struct api_call *c, enum api_error e, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -9,7 +9,7 @@
  * back is cut out before it leaves (the caller's input may be personal data),
  * and every message and field is reduced to printable ASCII.  Most answers
  * are jansson objects dumped compact; verify's, the hottest, is written as
- * text (api_text) in the same compact form, without building the objects.
+ * text (api_text_*, strbuf.h) in the same compact form, without building the objects.
  *
  * Input: the members of a body, query parameters (percent-decoded) and the
  * Huduma Number in a path, each refused with the name of what is wrong.
@@ -93,55 +93,33 @@ void api_reply(struct api_call *c, int status, json_t *obj)
     send_json(c->resp, status, obj);
 }
 
-void api_text_put(struct api_text *t, const char *raw)
-{
-    size_t n = strlen(raw);
-    if (t->bad || n >= sizeof t->buf - t->len) {
-        t->bad = true;
-        return;
-    }
-    memcpy(t->buf + t->len, raw, n);
-    t->len += n;
-}
-
-void api_text_string(struct api_text *t, const char *token)
+void api_text_string(struct strbuf *t, const char *token)
 {
     if (!token) { /* a name table's answer for a value it lacks */
-        t->bad = true;
+        strbuf_spoil(t);
         return;
     }
     for (const char *p = token; *p; p++)
         if (*p < 0x20 || *p > 0x7e || *p == '"' || *p == '\\')
-            t->bad = true;
-    api_text_put(t, "\"");
-    api_text_put(t, token);
-    api_text_put(t, "\"");
+            strbuf_spoil(t);
+    strbuf_put(t, "\"");
+    strbuf_put(t, token);
+    strbuf_put(t, "\"");
 }
 
-void api_text_bool(struct api_text *t, bool b)
+void api_text_bool(struct strbuf *t, bool b)
 {
-    api_text_put(t, b ? "true" : "false");
+    strbuf_put(t, b ? "true" : "false");
 }
 
-void api_text_uint(struct api_text *t, unsigned v)
+void api_reply_text(struct api_call *c, int status, struct strbuf *t)
 {
-    char digits[16];
-    size_t i = sizeof digits;
-    digits[--i] = '\0';
-    do
-        digits[--i] = (char)('0' + v % 10);
-    while ((v /= 10) != 0);
-    api_text_put(t, digits + i);
-}
-
-void api_reply_text(struct api_call *c, int status, struct api_text *t)
-{
-    char *text = t->bad ? NULL : malloc(t->len + 1);
+    char *text = t->spoiled ? NULL : malloc(t->len + 1);
     if (text) {
         memcpy(text, t->buf, t->len);
         text[t->len] = '\0';
         http_response_json(c->resp, status, text);
-    } else if (t->bad) {
+    } else if (t->spoiled) {
         api_fail(c, AE_INTERNAL_ERROR, NULL, "the answer could not be written");
     } else {
         api_fail(c, AE_INTERNAL_ERROR, NULL, "out of memory");

@@ -357,36 +357,36 @@ static int compare_biometrics(struct api_call *c, const char *hn, struct bio_ver
 
 /* {"transaction_id", "huduma_number", "match", "claims": {name: bool, ...},
  * "status"[, "biometrics"]}: members in this order, compact. */
-static void write_answer(struct api_text *t, const char *txid, const struct person *p, bool all,
+static void write_answer(struct strbuf *t, const char *txid, const struct person *p, bool all,
                          const struct verdicts *claims, const struct bio_verdict *bio)
 {
-    api_text_put(t, "{\"transaction_id\":");
+    strbuf_put(t, "{\"transaction_id\":");
     api_text_string(t, txid);
-    api_text_put(t, ",\"huduma_number\":");
+    strbuf_put(t, ",\"huduma_number\":");
     api_text_string(t, p->hn);
-    api_text_put(t, ",\"match\":");
+    strbuf_put(t, ",\"match\":");
     api_text_bool(t, all);
-    api_text_put(t, ",\"claims\":{");
+    strbuf_put(t, ",\"claims\":{");
     for (size_t i = 0; i < claims->n; i++) {
-        api_text_put(t, i ? ",\"" : "\"");
-        api_text_put(t, claims->name[i]);
-        api_text_put(t, "\":");
+        strbuf_put(t, i ? ",\"" : "\"");
+        strbuf_put(t, claims->name[i]);
+        strbuf_put(t, "\":");
         api_text_bool(t, claims->match[i]);
     }
-    api_text_put(t, "},\"status\":");
+    strbuf_put(t, "},\"status\":");
     api_text_string(t, status_name(p->status));
     if (bio) {
-        api_text_put(t, ",\"biometrics\":{\"match\":");
+        strbuf_put(t, ",\"biometrics\":{\"match\":");
         api_text_bool(t, bio->match);
-        api_text_put(t, ",\"band\":");
+        strbuf_put(t, ",\"band\":");
         api_text_string(t, bio_band_name(bio->band));
-        api_text_put(t, ",\"fingers_compared\":");
-        api_text_uint(t, (unsigned)bio->scores.fingers);
-        api_text_put(t, ",\"face_compared\":");
+        strbuf_put(t, ",\"fingers_compared\":");
+        strbuf_uint(t, bio->scores.fingers);
+        strbuf_put(t, ",\"face_compared\":");
         api_text_bool(t, bio->scores.face_compared);
-        api_text_put(t, "}");
+        strbuf_put(t, "}");
     }
-    api_text_put(t, "}");
+    strbuf_put(t, "}");
 }
 
 void api_verify(struct api_call *c)
@@ -418,7 +418,8 @@ void api_verify(struct api_call *c)
             api_fail(c, AE_INTERNAL_ERROR, NULL, "no random transaction id could be drawn");
         } else {
             memcpy(c->txid, txid, sizeof c->txid); /* the answer's id is the leaf's */
-            struct api_text t = {0};
+            char text[API_TEXT_BYTES];
+            struct strbuf t = STRBUF(text);
             write_answer(&t, txid, &p, all, &verdicts, with_bio ? &bio : NULL);
             api_reply_text(c, 200, &t);
         }

@@ -37,6 +37,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "register.h"
+#include "strbuf.h"
 #include "tls.h"
 #include "kernel-bpf/kernel-bpf.h"
 
@@ -426,38 +427,20 @@ static void wipe_response(struct http_response *resp)
 
 static bool conn_hold(struct conn *c, char *msg, size_t len, const struct audit_request *audit);
 
-/* Appends s to the cap bytes at out, cut to fit (NUL-terminated, as snprintf). */
-static size_t head_put(char *out, size_t cap, size_t at, const char *s)
+/* The status line and headers of an answer into b, without printf (it is
+ * on every answer's path).  The header types are the daemon's own, so a
+ * 256-byte buffer always holds it; a spoiled one is not sent. */
+static void format_head(struct strbuf *b, int status, const char *type, size_t body_len, bool close)
 {
-    for (; *s && at + 1 < cap; s++)
-        out[at++] = *s;
-    out[at] = '\0';
-    return at;
-}
-
-/* The status line and headers of an answer: what snprintf made, without it
- * (it was on every answer's path).  Returns the length written. */
-static size_t format_head(char *out, size_t cap, int status, const char *type, size_t body_len,
-                          bool close)
-{
-    char code[4] = {(char)('0' + status / 100 % 10), (char)('0' + status / 10 % 10),
-                    (char)('0' + status % 10), '\0'}; /* 100..599 */
-    char length[24];
-    size_t i = sizeof length;
-    length[--i] = '\0';
-    do
-        length[--i] = (char)('0' + body_len % 10);
-    while ((body_len /= 10) != 0);
-    size_t n = head_put(out, cap, 0, "HTTP/1.1 ");
-    n = head_put(out, cap, n, code);
-    n = head_put(out, cap, n, " ");
-    n = head_put(out, cap, n, reason_phrase(status));
-    n = head_put(out, cap, n, "\r\nContent-Type: ");
-    n = head_put(out, cap, n, type);
-    n = head_put(out, cap, n, "\r\nContent-Length: ");
-    n = head_put(out, cap, n, length + i);
-    n = head_put(out, cap, n, close ? "\r\nConnection: close\r\n\r\n" : "\r\n\r\n");
-    return n;
+    strbuf_put(b, "HTTP/1.1 ");
+    strbuf_uint(b, (unsigned)status);
+    strbuf_put(b, " ");
+    strbuf_put(b, reason_phrase(status));
+    strbuf_put(b, "\r\nContent-Type: ");
+    strbuf_put(b, type);
+    strbuf_put(b, "\r\nContent-Length: ");
+    strbuf_uint(b, body_len);
+    strbuf_put(b, close ? "\r\nConnection: close\r\n\r\n" : "\r\n\r\n");
 }
 
 /* Queues the response to the current request (req NULL: to bytes that were
@@ -474,12 +457,16 @@ static void conn_respond(struct conn *c, struct http_response *resp, const char 
     bool close = resp->close || !req || !req->keep_alive || c->ring->draining;
     size_t body_len = resp->body ? resp->body_len : 0;
     char header[256];
-    size_t n =
-        format_head(header, sizeof header, status,
-                    resp->content_type ? resp->content_type : "application/json", body_len, close);
+    struct strbuf hb = STRBUF(header);
+    format_head(&hb, status, resp->content_type ? resp->content_type : "application/json", body_len,
+                close);
+    size_t n = hb.len;
     size_t total = n + (head ? 0 : body_len);
-    char *msg = malloc(total);
-    if (msg) { /* one buffer, so that a small response is one TLS record */
+    char *msg = hb.spoiled ? NULL : malloc(total);
+    if (hb.spoiled) { /* a content type of the daemon's own too long: cannot happen */
+        log_error("connection dropped: an answer's head does not fit", "conn=%u", c->id);
+        conn_close_now(c);
+    } else if (msg) { /* one buffer, so that a small response is one TLS record */
         memcpy(msg, header, n);
         if (!head && body_len)
             memcpy(msg + n, resp->body, body_len);

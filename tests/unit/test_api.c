@@ -33,7 +33,7 @@
 #include <openssl/evp.h>
 
 #include "appliance/api.h"
-#include "appliance/api_impl.h" /* api_text, white-box */
+#include "appliance/api_impl.h" /* api_text_*, white-box */
 #include "appliance/hn.h"
 #include "appliance/metrics.h"
 #include "appliance/register.h"
@@ -259,39 +259,52 @@ static bool matched(const struct answer *a)
 /* ---- enrolment and verification ---------------------------------------------------------------
  */
 
-/* The verify answer's writer: tokens only, and a bad string or an overflow
- * spoils the whole text rather than produce bad JSON. */
+/* The verify answer's writer (strbuf.h, api_text_*): tokens only, and a bad
+ * string or an overflow spoils the whole text rather than produce bad JSON
+ * or cut a piece in the middle. */
 static void test_api_text(void **state)
 {
     (void)state;
-    struct api_text t = {0};
-    api_text_put(&t, "{\"n\":");
-    api_text_uint(&t, 0);
-    api_text_put(&t, ",\"m\":");
-    api_text_uint(&t, 4294967295u);
-    api_text_put(&t, ",\"s\":");
+    char buf[API_TEXT_BYTES];
+    struct strbuf t = STRBUF(buf);
+    strbuf_put(&t, "{\"n\":");
+    strbuf_uint(&t, 0);
+    strbuf_put(&t, ",\"m\":");
+    strbuf_uint(&t, 18446744073709551615ull);
+    strbuf_put(&t, ",\"s\":");
     api_text_string(&t, "active");
-    api_text_put(&t, ",\"b\":");
+    strbuf_put(&t, ",\"b\":");
     api_text_bool(&t, false);
-    api_text_put(&t, "}");
-    assert_false(t.bad);
-    assert_int_equal(t.len, strlen("{\"n\":0,\"m\":4294967295,\"s\":\"active\",\"b\":false}"));
-    assert_memory_equal(t.buf, "{\"n\":0,\"m\":4294967295,\"s\":\"active\",\"b\":false}", t.len);
+    strbuf_put(&t, "}");
+    const char *want = "{\"n\":0,\"m\":18446744073709551615,\"s\":\"active\",\"b\":false}";
+    assert_false(t.spoiled);
+    assert_int_equal(t.len, strlen(want));
+    assert_memory_equal(t.buf, want, t.len);
 
     const char *spoilers[] = {"say \"hi\"", "back\\slash", "tab\there", "caf\xc3\xa9", NULL};
     for (size_t i = 0; i < sizeof spoilers / sizeof *spoilers; i++) {
-        struct api_text u = {0};
+        struct strbuf u = STRBUF(buf);
         api_text_string(&u, spoilers[i]);
-        assert_true(u.bad);
+        assert_true(u.spoiled);
     }
-    struct api_text big = {0};
-    char chunk[101];
-    memset(chunk, 'x', 100);
-    chunk[100] = '\0';
-    for (int i = 0; i < 11; i++)
-        api_text_put(&big, chunk);
-    assert_true(big.bad);
-    assert_true(big.len < API_TEXT_BYTES);
+
+    /* exactly full is fine; one byte more spoils, and the piece is not cut */
+    char small[8];
+    struct strbuf f = STRBUF(small);
+    strbuf_put(&f, "1234");
+    strbuf_put(&f, "5678");
+    assert_false(f.spoiled);
+    assert_int_equal(f.len, 8);
+    strbuf_put(&f, "9");
+    assert_true(f.spoiled);
+    assert_int_equal(f.len, 8);
+    struct strbuf g = STRBUF(small);
+    strbuf_put(&g, "12345");
+    strbuf_put(&g, "6789");
+    assert_true(g.spoiled);
+    assert_int_equal(g.len, 5);
+    strbuf_put(&g, "x"); /* a spoiled buffer takes nothing more */
+    assert_int_equal(g.len, 5);
 }
 
 static void test_verify_claims(void **state)
