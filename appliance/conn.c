@@ -30,6 +30,10 @@
  * HOLD_MAX), so one connection can have several leaves in one write.  A close asked for while
  * answers are held happens once they have left.  An answer whose leaf could not be written never
  * leaves: a 500 storage_error takes its place and the connection closes.
+ * /healthz says 503 audit_unavailable while a ring's last journal write has
+ * failed or an answer has waited over JOURNAL_STALL_MS for its leaf; after a
+ * failure, each tick writes the journal's tail block again to try the disk
+ * (conn_journal_probe), so that health comes back without a request.
  */
 #include "server.h"
 
@@ -56,6 +60,7 @@
 #define OUTPUT_HIGH_WATER (256 * 1024)
 #define LINGER_MS         2000
 #define AGENCY_RECHECK_MS 1000
+#define JOURNAL_STALL_MS  2000 /* an answer waiting longer for its leaf: /healthz says 503 */
 #define HOLD_MAX          64   /* answers held for their audit leaves, per connection */
 #define SHED_MS           1000 /* idle this long: the TLS record buffers are given back */
 
@@ -522,6 +527,7 @@ struct held {
     int rc;       /* ST_OK, or why its leaf was not written */
     char *msg;    /* the answer's bytes */
     size_t len;
+    uint64_t since_ms; /* when its leaf was queued (ring.now_ms) */
 };
 
 static const char withheld[] =
@@ -600,14 +606,33 @@ static void held_release(struct conn *c)
 
 /* ---- the ring's audit journal ------------------------------------------------------ */
 
+static void journal_submit(struct ring *r, const struct audit_journal_write *w)
+{
+    struct io_uring_sqe *sqe = ring_sqe(r);
+    io_uring_prep_write(sqe, audit_journal_fd(r->journal), w->buf, (unsigned)w->len,
+                        w->file_offset);
+    io_uring_sqe_set_data64(sqe, RING_TAG(NULL, OP_JOURNAL));
+}
+
 void conn_journal_flush(struct ring *r)
 {
     struct audit_journal_write w;
-    if (!audit_journal_prepare(r->journal, &w))
+    if (audit_journal_prepare(r->journal, &w))
+        journal_submit(r, &w);
+}
+
+/* After a failed write, when no leaf is queued to try the disk again, a
+ * write of the tail's block as it already is: once one succeeds the journal
+ * is no longer failed, and /healthz says so without waiting for a request
+ * (which a load balancer that believed it would never send). */
+void conn_journal_probe(struct ring *r)
+{
+    struct audit_journal_write w;
+    if (r->draining || !atomic_load_explicit(&r->journal_failed, memory_order_relaxed) ||
+        audit_journal_queued(r->journal) > 0)
         return;
-    struct io_uring_sqe *sqe = ring_sqe(r);
-    io_uring_prep_write(sqe, audit_journal_fd(r->journal), w.buf, (unsigned)w.len, w.file_offset);
-    io_uring_sqe_set_data64(sqe, RING_TAG(NULL, OP_JOURNAL));
+    if (audit_journal_prepare_probe(r->journal, &w))
+        journal_submit(r, &w);
 }
 
 /* The write ended: its leaves are durable (or not), and so their answers may
@@ -620,6 +645,7 @@ void conn_journal_written(struct ring *r, int res)
     struct audit_chunk *chunk = NULL;
     struct st_err err;
     int rc = audit_journal_complete(r->journal, res, &chunk, &err);
+    atomic_store_explicit(&r->journal_failed, rc != ST_OK, memory_order_relaxed);
     unsigned long long held;
     if (rc != ST_OK && log_limit_pass(&journal_failed_log, &held)) {
         char clean[300];
@@ -648,6 +674,12 @@ void conn_journal_written(struct ring *r, int res)
         c->release_next = NULL;
         held_release(c);
     }
+}
+
+void conn_journal_publish(struct ring *r)
+{
+    uint64_t since = r->journal_head ? r->journal_head->since_ms : 0;
+    atomic_store_explicit(&r->journal_waiting_since_ms, since, memory_order_relaxed);
 }
 
 /* Holds an answer (taking msg) when its leaf must be written first, or when
@@ -692,6 +724,7 @@ static bool conn_hold(struct conn *c, char *msg, size_t len, const struct audit_
     c->nheld++;
     if (record) {
         struct ring *r = c->ring;
+        h->since_ms = r->now_ms;
         if (r->journal_tail)
             r->journal_tail->journal_next = h;
         else
@@ -737,16 +770,47 @@ static void conn_refuse(struct conn *c)
     conn_respond(c, &resp, "other", NULL);
 }
 
+/* Whether every ring can still record accesses.  A journal whose last write
+ * failed, or an answer that has waited longer than JOURNAL_STALL_MS for its
+ * leaf (a disk that no longer completes writes, or a journal with no room),
+ * means that no answer which needs the log can leave: `why` says which. */
+static bool journals_healthy(const struct server *s, uint64_t now_ms, char *why, size_t whylen)
+{
+    for (unsigned i = 0; i < s->nrings; i++) {
+        struct ring *r = s->rings[i];
+        if (atomic_load_explicit(&r->journal_failed, memory_order_relaxed)) {
+            snprintf(why, whylen,
+                     "the audit journal's last write failed (ring %u): accesses cannot be "
+                     "recorded, so they are not answered",
+                     i);
+            return false;
+        }
+        uint64_t since = atomic_load_explicit(&r->journal_waiting_since_ms, memory_order_relaxed);
+        if (since && now_ms > since && now_ms - since > JOURNAL_STALL_MS) {
+            snprintf(why, whylen,
+                     "an answer has waited %llu ms for its audit leaf (ring %u): the audit "
+                     "journal's disk is not completing writes",
+                     (unsigned long long)(now_ms - since), i);
+            return false;
+        }
+    }
+    return true;
+}
+
 /* /healthz and /metrics: answered by the server itself, behind the same mTLS. */
 static void conn_serve_own(struct conn *c, const struct http_request *req, const char *route)
 {
     struct server *s = c->ring->srv;
     struct http_response resp = {0};
+    char why[200];
     if (req->verb != HTTP_VERB_GET && req->verb != HTTP_VERB_HEAD) {
         http_response_json(&resp, 405,
                            error_json("method_not_allowed", "this route answers GET and HEAD"));
     } else if (strcmp(route, "/healthz") == 0) {
-        http_response_json(&resp, 200, strdup("{\"status\":\"ok\"}"));
+        if (journals_healthy(s, c->ring->now_ms, why, sizeof why))
+            http_response_json(&resp, 200, strdup("{\"status\":\"ok\"}"));
+        else
+            http_response_json(&resp, 503, error_json("audit_unavailable", why));
     } else if (!agency_may(&c->agency, OP_METRICS)) {
         http_response_json(&resp, 403, error_json("forbidden", "this agency may not read metrics"));
     } else {

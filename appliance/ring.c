@@ -8,7 +8,8 @@
  * slot), a provided-buffer ring from which every multishot receive takes its
  * buffer, an eventfd read that wakes it for worker completions and for
  * shutdown, and one timeout every 250 ms that sweeps its connections'
- * deadlines.
+ * deadlines (and, after a failed audit journal write, tries the disk again:
+ * conn_journal_probe).
  *
  * Accepting: one multishot accept stays armed on the listener and yields a
  * plain descriptor per connection.  The peer's address is read from that
@@ -478,6 +479,8 @@ static void on_tick(struct ring *r)
     arm_tick(r);
     if (r->accept_wanted && !r->draining)
         arm_accept(r);
+    if (r->journal)
+        conn_journal_probe(r);
     bool expired = r->draining && r->now_ms >= r->drain_deadline_ms;
     for (struct conn *c = r->conns, *next; c; c = next) {
         next = conn_next(c);
@@ -544,6 +547,8 @@ static void loop(struct ring *r)
             seen++;
         }
         io_uring_cq_advance(&r->uring, seen);
+        if (r->journal)
+            conn_journal_publish(r);
     }
     io_uring_submit(&r->uring); /* the last closes */
 }

@@ -170,6 +170,10 @@ struct ring {
     /* the audit journal (NULL: no audit log) and the answers waiting for it (conn.c) */
     struct audit_journal *journal;
     struct held *journal_head, *journal_tail; /* in the order their leaves were queued */
+    /* what /healthz, answered on any ring, reads of this ring's journal */
+    _Atomic uint64_t
+        journal_waiting_since_ms; /* the oldest answer still waiting for its leaf; 0: none */
+    atomic_bool journal_failed;   /* the last journal write failed */
 
     /* start-up hand-shake with server_run() */
     pthread_mutex_t start_lock;
@@ -207,6 +211,11 @@ void conn_on_job_done(struct conn *c);
  * (each turn of the loop), and the end of a write (releases its answers). */
 void conn_journal_flush(struct ring *r);
 void conn_journal_written(struct ring *r, int res);
+/* After each batch of completions: publishes how long this ring's oldest held
+ * answer has waited for its leaf (ring.journal_waiting_since_ms). */
+void conn_journal_publish(struct ring *r);
+/* At each tick: tries the disk again after a failed journal write. */
+void conn_journal_probe(struct ring *r);
 /* The periodic sweep: enforces this connection's deadlines. */
 void conn_sweep(struct conn *c);
 /* Shutdown began: idle connections close now, busy ones after their response. */

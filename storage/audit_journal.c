@@ -347,6 +347,8 @@ static struct audit_chunk *chunk_of_queue(struct audit_journal *j, size_t n, siz
 
 static void queue_drop(struct audit_journal *j, size_t n, size_t bytes)
 {
+    if (bytes == 0) /* a probe's write took none (and the queue may not exist yet) */
+        return;
     memmove(j->queue, j->queue + bytes, j->qlen - bytes);
     explicit_bzero(j->queue + j->qlen - bytes, bytes);
     j->qlen -= bytes;
@@ -404,6 +406,31 @@ bool audit_journal_prepare(struct audit_journal *j, struct audit_journal_write *
     return true;
 }
 
+bool audit_journal_prepare_probe(struct audit_journal *j, struct audit_journal_write *w)
+{
+    uint64_t start = floor_block(j->tail);
+    if (j->busy || !has_room(j, start + BLOCK))
+        return false;
+    size_t used = (size_t)(j->tail - start);
+    memcpy(j->wbuf, j->tail_block, used);
+    memset(j->wbuf + used, 0, BLOCK - used);
+    j->wchunk = NULL;
+    j->busy = true;
+    j->wlen = BLOCK;
+    j->wqbytes = 0;
+    j->wn = 0;
+    j->wtail = j->tail;
+    j->wseq = j->seq;
+    w->buf = j->wbuf;
+    w->len = BLOCK;
+    w->file_offset = start % j->capacity;
+    w->leaves = 0;
+    return true;
+}
+
+/* HUDUMA_FAULT_JOURNAL_WRITE=N (test builds): every Nth write fails, as with EIO. */
+static struct store_fault write_fault = STORE_FAULT("JOURNAL_WRITE");
+
 int audit_journal_complete(struct audit_journal *j, long res, struct audit_chunk **chunk,
                            struct st_err *err)
 {
@@ -411,6 +438,8 @@ int audit_journal_complete(struct audit_journal *j, long res, struct audit_chunk
     if (!j->busy)
         return audit_fail(err, ST_INVALID, "no audit journal write is in flight");
     j->busy = false;
+    if (store_fault(&write_fault))
+        res = -EIO;
     int rc = ST_OK;
     if (res != (long)j->wlen) {
         rc = audit_fail(err, ST_IO, "audit journal write failed: %s",

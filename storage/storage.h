@@ -472,6 +472,11 @@ struct audit_journal_write {
     size_t leaves;
 };
 bool audit_journal_prepare(struct audit_journal *j, struct audit_journal_write *w);
+/* A write that makes nothing new durable: the block the tail is in, as it
+ * already is on disk (zeros past the tail), to learn whether the disk takes
+ * writes again after one failed.  Completed like any write (w->leaves is 0).
+ * false: a write in flight, or that block not yet reclaimed by the fold. */
+bool audit_journal_prepare_probe(struct audit_journal *j, struct audit_journal_write *w);
 /* The write's result (bytes written, or -errno).  ST_OK: its leaves are
  * durable, and *chunk (NULL when it held none) is theirs, for the fold.
  * Otherwise they are dropped, and the next write starts where it did. */

@@ -8,13 +8,24 @@
 #   - with the journals' file system shut down (every write fails with EIO,
 #     as on a disk that died), every verification gets 500 storage_error and
 #     none gets 200: an answer is never sent without its leaf being durable;
-#   - meanwhile the daemon is unharmed (/healthz answers), it logs the failed
+#   - meanwhile the daemon is unharmed: /healthz answers, and says 503
+#     audit_unavailable (the last journal write failed), so that an operator or
+#     a load balancer sees that nothing can be answered; it logs the failed
 #     journal writes at most once a second (a dead disk under load must not
 #     flood the log), and its log names no Huduma Number;
 #   - after the file system is mounted again and hudumad restarted, every
 #     transaction id answered before the failure is a leaf of the log, the
 #     full audit passes consistent with the checkpoint the auditor saw before,
-#     and verifications are answered again;
+#     and verifications are answered again, /healthz 200;
+#   - with the journals' file system frozen (fsfreeze: a write waits, as on a
+#     disk that stopped answering), a verification is not answered, and once
+#     it has waited over 2 s /healthz says 503 audit_unavailable, naming the
+#     wait; thawed, the verification is answered 200 and /healthz 200 again;
+#   - one journal write failing (every third, by the sanitized build's fault
+#     site HUDUMA_FAULT_JOURNAL_WRITE): its answer is withheld, and /healthz is
+#     200 again within a few ticks with no further request (the ring writes
+#     the journal's tail block again to try the disk), then requests are
+#     answered;
 #   - when queueing a leaf runs out of memory (every third time, by the
 #     sanitized build's fault site HUDUMA_FAULT_JOURNAL_ADD), the pipelined
 #     answers before it leave, a 500 storage_error takes its place, nothing
@@ -28,7 +39,7 @@
 # requests, every command under `timeout`.
 #
 # Needs: root (mount, the shutdown ioctl), HUDUMA_SAN_BIN, mkfs.ext4 (e2fsprogs),
-# mount, umount and losetup (mount), ldb, xxd, od.
+# mount, umount and losetup (mount), fsfreeze (util-linux), ldb, xxd, od.
 set -eu
 
 LIB_NAME=audit-faults
@@ -36,7 +47,7 @@ LIB_NAME=audit-faults
 . "$(dirname "$0")/lib/audit.sh"
 lib_init
 audit_tools
-need_tools mkfs.ext4 mount umount losetup
+need_tools mkfs.ext4 mount umount losetup fsfreeze
 [ "$(id -u)" -eq 0 ] || fatal "needs root: it mounts a file system and shuts it down"
 SHUTDOWN=$SAN/../tools/fs_shutdown
 [ -x "$SHUTDOWN" ] || fatal "no executable $SHUTDOWN"
@@ -62,6 +73,7 @@ unmount_journals() {
     mounted=
 }
 on_cleanup() {
+    if [ -n "${frozen:-}" ]; then fsfreeze --unfreeze "$JOURNALS" 2>/dev/null || :; fi
     stop_daemon
     if [ -n "${mounted:-}" ]; then umount "$JOURNALS" 2>/dev/null || umount -l "$JOURNALS" || :; fi
 }
@@ -105,8 +117,12 @@ else
     not_ok "with the journals' disk failing: $(sort "$WORK/during" | uniq -c | tr '\n' ';')"
 fi
 api kra GET /healthz
-[ "$code" = 200 ] && ok "the daemon is unharmed: /healthz answers 200" ||
+if [ "$code" = 503 ] && grep -q '"code":"audit_unavailable"' "$WORK/body" &&
+    grep -q "last write failed" "$WORK/body"; then
+    ok "the daemon is unharmed, and says so: /healthz answers 503 audit_unavailable (the last journal write failed)"
+else
     not_ok "/healthz with the journals failing: $code $(cat "$WORK/body")"
+fi
 failed_lines=$(count 'audit journal write failed' "$LOG")
 withheld_lines=$(count 'answer withheld' "$LOG")
 if [ "$failed_lines" -gt 0 ] && [ "$withheld_lines" -gt 0 ] && [ "$withheld_lines" -lt 10 ]; then
@@ -135,6 +151,42 @@ verify 5 "$WORK/after"
 [ "$(count '^200 [0-9a-f]' "$WORK/after")" = 5 ] &&
     ok "verifications are answered again once the disk is back" ||
     not_ok "after the restart: $(sort "$WORK/after" | uniq -c | tr '\n' ';')"
+api kra GET /healthz
+[ "$code" = 200 ] && ok "with the disk back, /healthz answers 200" ||
+    not_ok "/healthz after the disk came back: $code $(cat "$WORK/body")"
+
+# ---- the disk hangs ----------------------------------------------------------------------
+# Frozen, the journals' file system holds every write until it is thawed.
+hung_verify() { # one verification on a connection of its own; status to hung.code
+    timeout "$T" curl -q -sS --noproxy '*' --max-time 30 --cacert "$CA" --cert "$CERTS/kra.crt" \
+        --key "$CERTS/kra.key" -H "X-Purpose: $PURPOSE" -H 'Content-Type: application/json' \
+        --data-binary @"$WORK/verify.json" -o "$WORK/hung.body" -w '%{http_code}' \
+        "https://127.0.0.1:$PORT/v1/verify" >"$WORK/hung.code" 2>"$WORK/hung.err" || :
+}
+timeout "$T" fsfreeze --freeze "$JOURNALS" || fatal "fsfreeze --freeze $JOURNALS failed"
+frozen=1
+: >"$WORK/hung.code"
+hung_verify &
+hung_pid=$!
+sleep 3 # over the 2 s an answer may wait for its leaf before /healthz says so
+api kra GET /healthz
+waiting=$(cat "$WORK/hung.code")
+if [ "$code" = 503 ] && grep -q '"code":"audit_unavailable"' "$WORK/body" &&
+    grep -q "waited [0-9]* ms for its audit leaf" "$WORK/body" && [ -z "$waiting" ]; then
+    ok "with the journals' disk hung, the verification waits and /healthz answers 503: $(grep -o 'an answer has waited [0-9]* ms' "$WORK/body")"
+else
+    not_ok "with the journals' disk hung: /healthz $code $(cat "$WORK/body"); the verification got '$waiting'"
+fi
+timeout "$T" fsfreeze --unfreeze "$JOURNALS" || fatal "fsfreeze --unfreeze $JOURNALS failed"
+frozen=
+wait "$hung_pid" || :
+api kra GET /healthz
+if [ "$(cat "$WORK/hung.code")" = 200 ] && grep -q '"transaction_id":"[0-9a-f]*"' "$WORK/hung.body" &&
+    [ "$code" = 200 ]; then
+    ok "thawed, the verification that waited is answered 200 and /healthz answers 200"
+else
+    not_ok "after the thaw: the verification got '$(cat "$WORK/hung.code")' $(cat "$WORK/hung.body" "$WORK/hung.err"), /healthz $code"
+fi
 stop_daemon
 no_sanitizer_report
 
@@ -166,6 +218,37 @@ esac
 api kra GET /healthz
 [ "$code" = 200 ] && ok "the daemon is unharmed: /healthz answers 200" ||
     not_ok "/healthz after a leaf ran out of memory: $code $(cat "$WORK/body")"
+stop_daemon
+no_sanitizer_report
+
+# ---- one journal write fails, and the disk is fine again ---------------------------------
+# Every third journal write fails as with EIO (HUDUMA_FAULT_JOURNAL_WRITE): the third
+# verification's.  With no further request, the ring's next tick writes the journal's tail
+# block again to try the disk (the fourth write), which succeeds: /healthz must be 200 again
+# without any request that needs the log.
+DAEMON_PREFIX="env HUDUMA_FAULT_JOURNAL_WRITE=3"
+start_daemon kra
+DAEMON_PREFIX=
+verify 3 "$WORK/transient"
+first=$(tr '\n' ';' <"$WORK/transient")
+api kra GET /healthz
+at_once=$code
+tries=0
+while [ "$code" != 200 ] && [ $tries -lt 30 ]; do
+    sleep 0.1
+    api kra GET /healthz
+    tries=$((tries + 1))
+done
+if [ "$(count '^200 [0-9a-f]' "$WORK/transient")" = 2 ] &&
+    [ "$(count '^500 - storage_error$' "$WORK/transient")" = 1 ] && [ "$code" = 200 ]; then
+    ok "one journal write failed (its answer withheld); /healthz said $at_once at once and 200 within $((tries * 100)) ms, with no request: the ring tried the disk again"
+else
+    not_ok "one failed journal write: verifications $first /healthz $at_once at once, $code after $tries tries"
+fi
+verify 1 "$WORK/transient.after"
+[ "$(count '^200 [0-9a-f]' "$WORK/transient.after")" = 1 ] &&
+    ok "the next verification is answered" ||
+    not_ok "after the failed write: $(cat "$WORK/transient.after")"
 stop_daemon
 no_sanitizer_report
 echo "# $(($(date +%s) - STARTED)) s"

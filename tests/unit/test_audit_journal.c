@@ -7,12 +7,11 @@
  * mark), exactly the leaves whose writes completed, in order, with their
  * subjects: across partial blocks rewritten by the next write, across the
  * end of the file (laps), and not one more: a torn or corrupted record ends
- * it, a failed write leaves nothing, and records of an older lap are never
- * read as new.  A write never overwrites what the fold has not reclaimed.
- * The fold must put every pushed leaf in the tree, mark each journal's
- * position in the same batch, and let the journal reuse the space only once
- * that is synced; after a crash, what a journal holds beyond its mark is
- * folded in, once.
+ * it, a failed write leaves nothing, a probe write (after a failed one)
+ * changes nothing, and records of an older lap are never read as new.  A write never overwrites
+ * what the fold has not reclaimed. The fold must put every pushed leaf in the tree, mark each
+ * journal's position in the same batch, and let the journal reuse the space only once that is
+ * synced; after a crash, what a journal holds beyond its mark is folded in, once.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -207,6 +206,71 @@ static void test_failed_write_leaves_nothing(void **state)
         add(f, i);
     write_all(f, 5, 4);
     assert_int_equal(scan_from(f, start, 0, &end), 9); /* 0..8: numbers without a gap */
+    assert_int_equal(end.seq, 9);
+}
+
+/* Writes what a probe prepared (as the ring does), and completes it with `res`
+ * (0: the bytes written). */
+static int probe(struct fx *f, long res, struct audit_journal_write *w)
+{
+    assert_true(audit_journal_prepare_probe(f->j, w));
+    assert_int_equal(w->leaves, 0);
+    assert_int_equal(w->len, AUDIT_JOURNAL_BLOCK);
+    assert_int_equal(w->file_offset % AUDIT_JOURNAL_BLOCK, 0);
+    ssize_t n = pwrite(audit_journal_fd(f->j), w->buf, w->len, (off_t)w->file_offset);
+    assert_int_equal(n, (ssize_t)w->len);
+    struct audit_chunk *c = NULL;
+    struct st_err err;
+    int rc = audit_journal_complete(f->j, res ? res : (long)n, &c, &err);
+    assert_null(c);
+    return rc;
+}
+
+static void read_file(const char *path, unsigned char *out)
+{
+    int fd = open(path, O_RDONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(pread(fd, out, CAP, 0), CAP);
+    close(fd);
+}
+
+/* A probe, at an empty journal or after records, rewrites the tail's block as
+ * it is: the file is unchanged byte for byte, the tail does not move, a
+ * failed probe changes nothing, and the next writes carry on without a gap. */
+static void test_probe_rewrites_the_tail_block(void **state)
+{
+    struct fx *f = *state;
+    static unsigned char before[CAP], after[CAP];
+    struct audit_journal_pos start = audit_journal_tail(f->j), end;
+    struct audit_journal_write w;
+    read_file(f->path, before);
+    assert_int_equal(probe(f, 0, &w), ST_OK); /* empty: the block at 0, zeros */
+    read_file(f->path, after);
+    assert_memory_equal(before, after, CAP);
+    for (unsigned i = 0; i < 5; i++)
+        add(f, i);
+    struct audit_journal_pos tail = write_all(f, 0, 5);
+    assert_true(tail.offset % AUDIT_JOURNAL_BLOCK != 0); /* a partial block to rewrite */
+    read_file(f->path, before);
+    assert_int_equal(probe(f, 0, &w), ST_OK);
+    assert_int_equal(w.file_offset, tail.offset - tail.offset % AUDIT_JOURNAL_BLOCK);
+    read_file(f->path, after);
+    assert_memory_equal(before, after, CAP);
+    assert_int_equal(audit_journal_tail(f->j).offset, tail.offset);
+    assert_int_equal(audit_journal_tail(f->j).seq, tail.seq);
+    assert_int_equal(probe(f, -EIO, &w), ST_IO); /* the disk still failing */
+    assert_int_equal(audit_journal_tail(f->j).offset, tail.offset);
+    assert_true(audit_journal_prepare_probe(f->j, &w)); /* one write at a time */
+    assert_false(audit_journal_prepare_probe(f->j, &w));
+    add(f, 5);
+    assert_false(audit_journal_prepare(f->j, &w));
+    struct audit_chunk *c = NULL;
+    struct st_err err;
+    assert_int_equal(audit_journal_complete(f->j, AUDIT_JOURNAL_BLOCK, &c, &err), ST_OK);
+    for (unsigned i = 6; i < 9; i++)
+        add(f, i);
+    write_all(f, 5, 4);
+    assert_int_equal(scan_from(f, start, 0, &end), 9);
     assert_int_equal(end.seq, 9);
 }
 
@@ -492,6 +556,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_torn_write_is_erased_on_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corruption_ends_the_journal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_write_leaves_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_probe_rewrites_the_tail_block, setup, teardown),
         cmocka_unit_test_setup_teardown(test_laps_and_room, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_continues, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fold, setup, teardown),
