@@ -32,7 +32,7 @@ endif
 CFLAGS := -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -I. $(OPT) $(EXTRA_CFLAGS)
 LDFLAGS := $(filter -fsanitize=%,$(OPT))
 LDLIBS := -lrocksdb -ljansson -lcbor -lssl -lcrypto -luring -lhttp_parser -linih -lbpf -lelf -lz \
-          -ltss2-esys -ltss2-tctildr -ltss2-mu -ltss2-rc -lpthread -lm
+          -ltss2-esys -ltss2-sys -ltss2-tctildr -ltss2-mu -ltss2-rc -lpthread -lm
 
 KEYS_SRC := $(wildcard keys/*.c)
 STORAGE_SRC := $(wildcard storage/*.c)

@@ -20,7 +20,19 @@
  * Conversations are short: one per unseal, per signature, per init.  With
  * swtpm (no resource manager) each holds only its primary key, its session
  * and at most one more object, so a `huduma` run and the daemon's key process
- * fit side by side in the TPM's three object and session slots.
+ * fit side by side in the TPM's three object and session slots.  But there a
+ * process killed in the middle of a conversation (hudumad under SIGKILL, the
+ * OOM killer) leaves what it had loaded, and a few such deaths fill the slots:
+ * every later conversation, the daemon's next start included, would fail with
+ * TPM_RC_OBJECT_MEMORY.  So, with no resource manager, the conversation that
+ * opens the keys (a process's first: hudumad's start, a `huduma` command),
+ * when it finds fewer free slots than it needs (two objects, one session),
+ * first flushes every transient object and session loaded: on such a TPM
+ * they are most likely what dead conversations left (flush_leftovers).  A
+ * live conversation caught by it fails and is retried (the checkpointer's
+ * signature, every second); signatures themselves reclaim nothing, so that
+ * the daemon's once-a-second signing never breaks an operator's command.
+ * With /dev/tpmrm0 the kernel flushes a process's objects when it dies.
  *
  * The TSS's own log lines (stderr) are silenced unless TSS2_LOG is set: every
  * failure comes back here with its response code and is reported in words.
@@ -30,6 +42,7 @@
 #include <string.h>
 
 #include <tss2/tss2_rc.h>
+#include <tss2/tss2_sys.h>
 #include <tss2/tss2_tctildr.h>
 
 #include "keys/tpm_internal.h"
@@ -174,13 +187,77 @@ int tpm_encrypt(struct tpm_conn *c, ESYS_TR session, bool in, bool out, struct k
     return rc == TSS2_RC_SUCCESS ? KEYS_OK : tpm_fail(err, KEYS_ETPM, "session attributes", rc);
 }
 
-int tpm_begin(struct tpm_conn *c, const char *tcti, const TPM2B_NAME *expect_srk,
+/* ---- what dead conversations left loaded --------------------------------------------- */
+
+#define OBJECTS_NEEDED  2 /* the storage key and one more */
+#define SESSIONS_NEEDED 1
+/* The first handles of each kind (TPM2_TRANSIENT_FIRST and the like, whose
+ * macros shift a signed int into its sign bit). */
+#define TRANSIENT_FIRST      0x80000000u
+#define HMAC_SESSION_FIRST   0x02000000u
+#define POLICY_SESSION_FIRST 0x03000000u
+
+static bool has_resource_manager(const char *tcti)
+{
+    return strncmp(tcti, "device:/dev/tpmrm", 17) == 0;
+}
+
+/* A TPM property's value; `fallback` when the TPM does not say. */
+static uint32_t tpm_property(struct tpm_conn *c, TPM2_PT property, uint32_t fallback)
+{
+    TPMS_CAPABILITY_DATA *data = NULL;
+    TPMI_YES_NO more = TPM2_NO;
+    TSS2_RC rc = Esys_GetCapability(c->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                                    TPM2_CAP_TPM_PROPERTIES, property, 1, &more, &data);
+    uint32_t value = fallback;
+    if (rc == TSS2_RC_SUCCESS && data->data.tpmProperties.count == 1 &&
+        data->data.tpmProperties.tpmProperty[0].property == property)
+        value = data->data.tpmProperties.tpmProperty[0].value;
+    Esys_Free(data);
+    return value;
+}
+
+/* Flushes every handle of the kind `first` begins (transient objects, HMAC or
+ * policy sessions); how many it could. */
+static unsigned flush_kind(struct tpm_conn *c, TSS2_SYS_CONTEXT *sys, TPM2_HANDLE first)
+{
+    TPMS_CAPABILITY_DATA *data = NULL;
+    TPMI_YES_NO more = TPM2_NO;
+    TSS2_RC rc = Esys_GetCapability(c->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                                    TPM2_CAP_HANDLES, first, TPM2_MAX_CAP_HANDLES, &more, &data);
+    unsigned flushed = 0;
+    for (uint32_t i = 0; rc == TSS2_RC_SUCCESS && i < data->data.handles.count; i++) {
+        TPM2_HANDLE h = data->data.handles.handle[i];
+        if (h >> 24 == first >> 24 && /* TPM2_HR_SHIFT: the kind */
+            Tss2_Sys_FlushContext(sys, h) == TSS2_RC_SUCCESS)
+            flushed++;
+    }
+    Esys_Free(data);
+    return flushed;
+}
+
+static void flush_leftovers(struct tpm_conn *c, const char *tcti)
+{
+    TSS2_SYS_CONTEXT *sys = NULL;
+    if (has_resource_manager(tcti) ||
+        (tpm_property(c, TPM2_PT_HR_TRANSIENT_AVAIL, OBJECTS_NEEDED) >= OBJECTS_NEEDED &&
+         tpm_property(c, TPM2_PT_HR_LOADED_AVAIL, SESSIONS_NEEDED) >= SESSIONS_NEEDED) ||
+        Esys_GetSysContext(c->esys, &sys) != TSS2_RC_SUCCESS)
+        return;
+    flush_kind(c, sys, TRANSIENT_FIRST);
+    flush_kind(c, sys, HMAC_SESSION_FIRST);
+    flush_kind(c, sys, POLICY_SESSION_FIRST);
+}
+
+int tpm_begin(struct tpm_conn *c, const char *tcti, bool reclaim, const TPM2B_NAME *expect_srk,
               TPM2B_NAME *srk_name, struct keys_err *err)
 {
     memset(c, 0, sizeof(*c));
     c->srk = ESYS_TR_NONE;
     c->session = ESYS_TR_NONE;
     int rc = connect_tcti(c, tcti, err);
+    if (rc == KEYS_OK && reclaim)
+        flush_leftovers(c, tcti);
     if (rc == KEYS_OK)
         rc = create_srk(c, expect_srk, srk_name, err);
     if (rc == KEYS_OK)

@@ -115,7 +115,7 @@ int tpm_holder_create(struct keyholder *h, const struct keys_options *o, struct 
                  ? keys_fail(err, KEYS_EFORMAT, "PCRs are numbered 0 to 23")
                  : read_pin(o->pin_file, &pin, err);
     if (rc == KEYS_OK)
-        rc = tpm_begin(&c, h->tcti, NULL, &hier->srk_name, err);
+        rc = tpm_begin(&c, h->tcti, true, NULL, &hier->srk_name, err);
     if (rc == KEYS_OK)
         rc = seal_new_master(h, &c, pin ? keys_buf_data(pin) : NULL, hier, err);
     if (rc == KEYS_OK)
@@ -185,7 +185,7 @@ int tpm_holder_open(struct keyholder *h, const struct keys_options *o, struct ke
     if (rc == KEYS_OK)
         rc = read_pin(o->pin_file, &pin, err);
     if (rc == KEYS_OK)
-        rc = tpm_begin(&c, h->tcti, &hier->srk_name, NULL, err);
+        rc = tpm_begin(&c, h->tcti, true, &hier->srk_name, NULL, err);
     if (rc == KEYS_OK)
         rc = unseal(h, &c, hier, pin ? keys_buf_data(pin) : NULL, err);
     if (rc == KEYS_OK)
@@ -205,7 +205,7 @@ int tpm_holder_sign(struct keyholder *h, const uint8_t digest[KEYS_DIGEST_LEN],
                     uint8_t sig[KEYS_SIG_RAW_LEN], struct keys_err *err)
 {
     struct tpm_conn c;
-    int rc = tpm_begin(&c, h->tcti, &h->hier->srk_name, NULL, err);
+    int rc = tpm_begin(&c, h->tcti, false, &h->hier->srk_name, NULL, err);
     if (rc == KEYS_OK)
         rc = tpm_sign(&c, h->hier, h->sec->signing_auth, digest, sig, err);
     tpm_end(&c);
@@ -215,7 +215,7 @@ int tpm_holder_sign(struct keyholder *h, const uint8_t digest[KEYS_DIGEST_LEN],
 int tpm_holder_destroy(struct keyholder *h, struct keys_err *err)
 {
     struct tpm_conn c;
-    int rc = tpm_begin(&c, h->tcti, &h->hier->srk_name, NULL, err);
+    int rc = tpm_begin(&c, h->tcti, false, &h->hier->srk_name, NULL, err);
     if (rc == KEYS_OK)
         rc = tpm_signing_evict(&c, h->hier, err);
     tpm_end(&c);

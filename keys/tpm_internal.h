@@ -50,8 +50,9 @@ struct tpm_conn {
 
 /* Connects and starts: primary key, salted session.  With `expect_srk` the
  * primary key's name must equal it (KEYS_ETAMPER otherwise); `srk_name` (may
- * be NULL) receives it. */
-int tpm_begin(struct tpm_conn *c, const char *tcti, const TPM2B_NAME *expect_srk,
+ * be NULL) receives it.  `reclaim`: first flush what dead conversations left
+ * in a TPM without a resource manager, when too few slots are free (tpm.c). */
+int tpm_begin(struct tpm_conn *c, const char *tcti, bool reclaim, const TPM2B_NAME *expect_srk,
               TPM2B_NAME *srk_name, struct keys_err *err);
 /* Flushes what the conversation loaded and disconnects.  Safe on a zeroed conn. */
 void tpm_end(struct tpm_conn *c);

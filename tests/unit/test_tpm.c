@@ -21,6 +21,9 @@
  *     not; a file signed through the key process verifies with `openssl dgst
  *     -sha256 -verify signing.pem -signature SIG FILE`, and fails once the
  *     file changed;
+ *   - leftovers: objects left loaded by other processes fill the swtpm's
+ *     three slots; the next open and signature still work (they are flushed
+ *     first) and leave nothing loaded;
  *   - wrapping: each kind of secret unwraps only as itself;
  *   - the key process: unseals, answers the remote holder (keyring, DEKs,
  *     TLS key, signatures that verify), refuses to unwrap the CA key, answers
@@ -442,6 +445,49 @@ static void test_tpm_signature_verifies_with_the_pem(void **state)
     keys_holder_close(h);
 }
 
+/* How many handles of a kind (tpm2_getcap's "handles-transient",
+ * "handles-loaded-session") the TPM holds. */
+static int loaded(struct fx *f, const char *kind)
+{
+    char cmd[400], line[128];
+    snprintf(cmd, sizeof(cmd), "TPM2TOOLS_TCTI='%s' TSS2_LOG=all+none tpm2_getcap %s 2>/dev/null",
+             f->tcti, kind);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    int n = 0;
+    while (fgets(line, sizeof(line), p))
+        n += strstr(line, "0x") != NULL;
+    assert_int_equal(pclose(p), 0);
+    return n;
+}
+
+/* Objects that processes left loaded (tpm2_createprimary exits without
+ * flushing its primary, as a process killed in the middle of a conversation
+ * would) fill a TPM without a resource manager: its three object slots.  The
+ * next open and signature must still work, and leave nothing loaded. */
+static void test_leftovers_of_dead_conversations_are_flushed(void **state)
+{
+    struct fx *f = *state;
+    struct keys_err err;
+    keys_holder_close(create(f));
+    char args[200];
+    for (int i = 0; i < 3; i++) {
+        snprintf(args, sizeof(args), "createprimary -C o -c %s/left%d.ctx", f->dir, i);
+        assert_int_equal(tpm2(f, args), 0);
+    }
+    assert_int_equal(loaded(f, "handles-transient"), 3); /* the TPM's object slots, full */
+    struct keyholder *h = open_ok(f);
+    uint8_t digest[32], sig[64];
+    SHA256((const uint8_t *)"after a crash", 13, digest);
+    assert_int_equal(keys_sign_digest(h, digest, sig, &err), KEYS_OK);
+    char pem[KEYS_PUBKEY_PEM_MAX];
+    assert_int_equal(keys_public_pem(h, pem, &err), KEYS_OK);
+    assert_true(verifies(pem, digest, sig));
+    keys_holder_close(h);
+    assert_int_equal(loaded(f, "handles-transient"), 0);
+    assert_int_equal(loaded(f, "handles-loaded-session"), 0);
+}
+
 static void test_secrets_unwrap_only_as_themselves(void **state)
 {
     struct fx *f = *state;
@@ -789,6 +835,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_another_tpm_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_signing_key_evicted_or_replaced, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tpm_signature_verifies_with_the_pem, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_leftovers_of_dead_conversations_are_flushed, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_secrets_unwrap_only_as_themselves, setup, teardown),
         cmocka_unit_test_setup_teardown(test_key_process_answers_and_refuses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_key_process_reports_a_pcr_refusal, setup, teardown),
