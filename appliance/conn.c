@@ -623,8 +623,8 @@ void conn_journal_flush(struct ring *r)
 
 /* After a failed write, when no leaf is queued to try the disk again, a
  * write of the tail's block as it already is: once one succeeds the journal
- * is no longer failed, and /healthz says so without waiting for a request
- * (which a load balancer that believed it would never send). */
+ * is no longer failed, and /healthz says so without waiting for a request,
+ * which a load balancer that believed /healthz would never send. */
 void conn_journal_probe(struct ring *r)
 {
     struct audit_journal_write w;

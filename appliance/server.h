@@ -170,10 +170,11 @@ struct ring {
     /* the audit journal (NULL: no audit log) and the answers waiting for it (conn.c) */
     struct audit_journal *journal;
     struct held *journal_head, *journal_tail; /* in the order their leaves were queued */
-    /* what /healthz, answered on any ring, reads of this ring's journal */
-    _Atomic uint64_t
-        journal_waiting_since_ms; /* the oldest answer still waiting for its leaf; 0: none */
-    atomic_bool journal_failed;   /* the last journal write failed */
+    /* What /healthz, answered on any ring, reads of this ring's journal: when
+     * the oldest answer still waiting for its leaf was queued (0: none), and
+     * whether the last journal write failed. */
+    _Atomic uint64_t journal_waiting_since_ms;
+    atomic_bool journal_failed;
 
     /* start-up hand-shake with server_run() */
     pthread_mutex_t start_lock;

@@ -218,22 +218,20 @@ static uint32_t tpm_property(struct tpm_conn *c, TPM2_PT property, uint32_t fall
 }
 
 /* Flushes every handle of the kind `first` begins (transient objects, HMAC or
- * policy sessions); how many it could. */
-static unsigned flush_kind(struct tpm_conn *c, TSS2_SYS_CONTEXT *sys, TPM2_HANDLE first)
+ * policy sessions).  One that will not go is left: the conversation then
+ * fails as it would have, with the TPM's own response. */
+static void flush_kind(struct tpm_conn *c, TSS2_SYS_CONTEXT *sys, TPM2_HANDLE first)
 {
     TPMS_CAPABILITY_DATA *data = NULL;
     TPMI_YES_NO more = TPM2_NO;
     TSS2_RC rc = Esys_GetCapability(c->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
                                     TPM2_CAP_HANDLES, first, TPM2_MAX_CAP_HANDLES, &more, &data);
-    unsigned flushed = 0;
     for (uint32_t i = 0; rc == TSS2_RC_SUCCESS && i < data->data.handles.count; i++) {
         TPM2_HANDLE h = data->data.handles.handle[i];
-        if (h >> 24 == first >> 24 && /* TPM2_HR_SHIFT: the kind */
-            Tss2_Sys_FlushContext(sys, h) == TSS2_RC_SUCCESS)
-            flushed++;
+        if (h >> 24 == first >> 24) /* TPM2_HR_SHIFT: the same kind */
+            Tss2_Sys_FlushContext(sys, h);
     }
     Esys_Free(data);
-    return flushed;
 }
 
 static void flush_leftovers(struct tpm_conn *c, const char *tcti)
