@@ -79,6 +79,7 @@ struct audit {
     bool stopping;
     uint64_t signed_size;
     bool have_checkpoint;
+    uint64_t sign_failures; /* checkpoints that could not be signed or stored */
     /* the tree the signer last signed in this process, stored or not: the
      * next signature needs a consistency proof from it (keys.h) */
     uint64_t key_size;
@@ -419,10 +420,12 @@ static void *checkpointer_main(void *arg)
         pthread_mutex_unlock(&a->lock);
         drain_spool(a);
         char err[300], clean[300];
-        if (checkpoint_now(a, err, sizeof err) != 0)
+        bool failed = checkpoint_now(a, err, sizeof err) != 0;
+        if (failed)
             log_error("audit: no checkpoint could be signed", "error=\"%s\"",
                       log_clean(err, clean, sizeof clean));
         pthread_mutex_lock(&a->lock);
+        a->sign_failures += failed;
     }
     pthread_mutex_unlock(&a->lock);
     return NULL;
@@ -793,9 +796,18 @@ char *audit_latest_checkpoint(struct audit *a, size_t *len)
     return copy;
 }
 
-void audit_stats(struct audit *a, struct audit_fold_stats *out)
+void audit_metrics(struct audit *a, struct audit_metrics *out)
 {
     memset(out, 0, sizeof *out);
+    out->enabled = a->opt.enabled;
+    if (a->log) {
+        uint8_t root[AUDIT_HASH_LEN];
+        audit_log_head(a->log, &out->tree_leaves, root);
+    }
+    pthread_mutex_lock(&a->lock);
+    out->checkpoint_leaves = a->have_checkpoint ? a->signed_size : 0;
+    out->checkpoint_failures = a->sign_failures;
+    pthread_mutex_unlock(&a->lock);
     if (a->folder)
-        audit_folder_stats(a->folder, out);
+        audit_folder_stats(a->folder, &out->fold);
 }

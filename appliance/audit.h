@@ -213,7 +213,15 @@ struct audit_log *audit_log_of(struct audit *a, bool durable);
 const struct keyring *audit_keyring(struct audit *a);
 /* The latest signed checkpoint (malloc'd text); NULL before the first. */
 char *audit_latest_checkpoint(struct audit *a, size_t *len);
-void audit_stats(struct audit *a, struct audit_fold_stats *out);
+/* What /metrics shows of the log (appliance/metrics_audit.c); any thread. */
+struct audit_metrics {
+    bool enabled;
+    uint64_t tree_leaves;         /* in the tree now (folded; synced or not) */
+    uint64_t checkpoint_leaves;   /* the tree size the latest checkpoint signs; 0: none */
+    uint64_t checkpoint_failures; /* checkpoints not signed or not stored, since start */
+    struct audit_fold_stats fold; /* this process's fold: leaves, folds, syncs, failures */
+};
+void audit_metrics(struct audit *a, struct audit_metrics *out);
 
 /* ---- administrative acts (audit.c) ---------------------------------------------------- */
 

@@ -635,6 +635,21 @@ void conn_journal_probe(struct ring *r)
         journal_submit(r, &w);
 }
 
+/* Only this ring writes its counters: a relaxed load and store is enough. */
+static void bump(_Atomic uint64_t *counter, uint64_t by)
+{
+    atomic_store_explicit(counter, atomic_load_explicit(counter, memory_order_relaxed) + by,
+                          memory_order_relaxed);
+}
+
+static void journal_count(struct ring *r, bool ok, size_t leaves)
+{
+    bump(&r->journal_writes, 1);
+    bump(ok ? &r->journal_leaves_durable : &r->journal_leaves_failed, leaves);
+    if (!ok)
+        bump(&r->journal_write_failures, 1);
+}
+
 /* The write ended: its leaves are durable (or not), and so their answers may
  * leave (or are withheld).  Each connection is released once, after all of
  * its answers in the write are marked, so that they leave in one send. */
@@ -646,6 +661,7 @@ void conn_journal_written(struct ring *r, int res)
     struct st_err err;
     int rc = audit_journal_complete(r->journal, res, &chunk, &err);
     atomic_store_explicit(&r->journal_failed, rc != ST_OK, memory_order_relaxed);
+    journal_count(r, rc == ST_OK, n);
     unsigned long long held;
     if (rc != ST_OK && log_limit_pass(&journal_failed_log, &held)) {
         char clean[300];
@@ -797,6 +813,33 @@ static bool journals_healthy(const struct server *s, uint64_t now_ms, char *why,
     return true;
 }
 
+/* The /metrics text: the server's counters, then the audit log's. */
+static char *metrics_text(const struct server *s, uint64_t now_ms)
+{
+    struct metrics_journal *j = calloc(s->nrings ? s->nrings : 1, sizeof *j);
+    if (!j)
+        return NULL;
+    for (unsigned i = 0; i < s->nrings; i++) {
+        struct ring *r = s->rings[i];
+        uint64_t since = atomic_load_explicit(&r->journal_waiting_since_ms, memory_order_relaxed);
+        j[i] = (struct metrics_journal){
+            .failed = atomic_load_explicit(&r->journal_failed, memory_order_relaxed),
+            .oldest_wait_ms = since && now_ms > since ? now_ms - since : 0,
+            .writes = atomic_load_explicit(&r->journal_writes, memory_order_relaxed),
+            .write_failures =
+                atomic_load_explicit(&r->journal_write_failures, memory_order_relaxed),
+            .leaves_durable =
+                atomic_load_explicit(&r->journal_leaves_durable, memory_order_relaxed),
+            .leaves_failed = atomic_load_explicit(&r->journal_leaves_failed, memory_order_relaxed),
+        };
+    }
+    char *audit = metrics_audit_text(s->audit, j, s->nrings);
+    free(j);
+    char *text = audit ? metrics_render(s->metrics, reg_numbers_issued(s->reg), audit) : NULL;
+    free(audit);
+    return text;
+}
+
 /* /healthz and /metrics: answered by the server itself, behind the same mTLS. */
 static void conn_serve_own(struct conn *c, const struct http_request *req, const char *route)
 {
@@ -816,7 +859,7 @@ static void conn_serve_own(struct conn *c, const struct http_request *req, const
     } else {
         resp.status = 200;
         resp.content_type = "text/plain; version=0.0.4; charset=utf-8";
-        resp.body = metrics_render(s->metrics, reg_numbers_issued(s->reg));
+        resp.body = metrics_text(s, c->ring->now_ms);
         resp.body_len = resp.body ? strlen(resp.body) : 0;
         if (!resp.body)
             resp.status = 503;

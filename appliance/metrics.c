@@ -254,7 +254,7 @@ static void render_requests(struct metrics *m, struct text *t)
     }
 }
 
-char *metrics_render(struct metrics *m, uint64_t register_persons)
+char *metrics_render(struct metrics *m, uint64_t register_persons, const char *more)
 {
     struct text t = {.buf = malloc(8192), .cap = 8192};
     if (!t.buf)
@@ -298,6 +298,8 @@ char *metrics_render(struct metrics *m, uint64_t register_persons)
     if (limiter)
         put(&t, "%s", limiter);
     free(limiter);
+    if (more)
+        put(&t, "%s", more);
     if (t.failed) {
         free(t.buf);
         return NULL;

@@ -175,6 +175,10 @@ struct ring {
      * whether the last journal write failed. */
     _Atomic uint64_t journal_waiting_since_ms;
     atomic_bool journal_failed;
+    /* For /metrics, written by the ring alone: its journal writes that ended,
+     * those that failed, and the leaves they made durable or failed to. */
+    _Atomic uint64_t journal_writes, journal_write_failures;
+    _Atomic uint64_t journal_leaves_durable, journal_leaves_failed;
 
     /* start-up hand-shake with server_run() */
     pthread_mutex_t start_lock;

@@ -24,7 +24,7 @@
 #   - only auditors read the log, only registrars the access history; the
 #     auditors' own reads leave no leaf, a refused attempt to read it does;
 #   - `[audit] enabled = false` (for benchmarks) records nothing and says so
-#     in the log; SIGTERM signs a last checkpoint covering every leaf; no
+#     in the log and in /metrics (hudumad_audit_enabled 0); SIGTERM signs a last checkpoint covering every leaf; no
 #     sanitizer report.
 #
 # How: the sanitized build, a fresh register with its own swtpm, curl and
@@ -41,7 +41,7 @@ lib_init
 audit_tools
 
 huduma_init
-for a in "kra verifier" "aud auditor" "regr registrar" "kit registration"; do
+for a in "kra verifier" "aud auditor" "regr registrar" "kit registration" "ops operator"; do
     # shellcheck disable=SC2086 # name and role
     add_agency $a
 done
@@ -243,10 +243,13 @@ N3=$(cat "$WORK/three/size")
 api kra POST /v1/verify "{\"huduma_number\":\"$HN1\",\"claims\":{\"surname\":\"Otieno\"}}"
 sleep 1.5
 api aud GET /v1/audit/checkpoint
-if [ "$(sed -n 2p "$WORK/body")" = "$N3" ] && grep -q 'LOGGING IS OFF' "$LOG"; then
-    ok "[audit] enabled = false records nothing (tree still $N3) and says so in the log"
+tree_off=$(sed -n 2p "$WORK/body")
+api ops GET /metrics
+if [ "$tree_off" = "$N3" ] && grep -q 'LOGGING IS OFF' "$LOG" &&
+    grep -qx 'hudumad_audit_enabled 0' "$WORK/body" && ! grep -q '^hudumad_audit_journal' "$WORK/body"; then
+    ok "[audit] enabled = false records nothing (tree still $N3) and says so in the log and /metrics"
 else
-    not_ok "logging off: tree $(sed -n 2p "$WORK/body"), was $N3"
+    not_ok "logging off: tree $tree_off, was $N3; /metrics $code: $(grep '^hudumad_audit' "$WORK/body" | tr '\n' ';')"
 fi
 stop_daemon
 no_sanitizer_report

@@ -21,6 +21,10 @@
 #     disk that stopped answering), a verification is not answered, and once
 #     it has waited over 2 s /healthz says 503 audit_unavailable, naming the
 #     wait; thawed, the verification is answered 200 and /healthz 200 again;
+#   - the operator's /metrics says the same: before the failure every answer's
+#     leaf durable in the journals, the tree and the signed checkpoint holding
+#     them; with the disk dead, a journal down and the 10 withheld answers'
+#     leaves counted as failed; with it hung, the oldest answer's wait;
 #   - one journal write failing (every third, by the sanitized build's fault
 #     site HUDUMA_FAULT_JOURNAL_WRITE): its answer is withheld, and /healthz is
 #     200 again within a few ticks with no further request (the ring writes
@@ -55,6 +59,7 @@ SHUTDOWN=$SAN/../tools/fs_shutdown
 huduma_init
 add_agency kra verifier
 add_agency aud auditor
+add_agency ops operator
 enrol_person KIT0094-000001 Chebet Jepkoech 1991-03-09 30456781
 printf '{"huduma_number":"%s","claims":{"surname":"Chebet"}}' "$HN" >"$WORK/verify.json"
 audit_key "$WORK/key.pem"
@@ -97,6 +102,15 @@ verify() {
     done
 }
 count() { grep -c "$1" "$2" || :; } # PATTERN FILE
+# metrics: the operator's /metrics in $WORK/metrics; msum PREFIX: the sum of the
+# values of its lines that begin with PREFIX (a name and the start of its labels)
+metrics() {
+    api ops GET /metrics
+    [ "$code" = 200 ] || fatal "/metrics for the operator: $code $(head -c 300 "$WORK/body")"
+    cp "$WORK/body" "$WORK/metrics"
+}
+msum() { awk -v p="$1" 'index($0, p) == 1 { s += $NF } END { printf "%d", s }' "$WORK/metrics"; }
+mmax() { awk -v p="$1" 'index($0, p) == 1 && $NF > m { m = $NF } END { printf "%g", m }' "$WORK/metrics"; }
 
 start_daemon kra
 verify 20 "$WORK/before"
@@ -107,6 +121,18 @@ fetch_log aud "$WORK/log.before"
 out=$("$AUDIT" --key "$WORK/key.pem" --state "$STATE" audit "$WORK/log.before/checkpoint" \
     "$WORK/log.before/entries") || fatal "the log before the failure does not verify: $out"
 ok "before the failure: 20 verifications answered; $out"
+metrics
+durable=$(msum 'hudumad_audit_journal_leaves_total{ring="0",result="durable"}')
+durable=$((durable + $(msum 'hudumad_audit_journal_leaves_total{ring="1",result="durable"}')))
+tree=$(msum 'hudumad_audit_tree_leaves ')
+signed=$(msum 'hudumad_audit_checkpoint_leaves ')
+if [ "$(msum 'hudumad_audit_enabled ')" = 1 ] && [ "$durable" = 20 ] && [ "$tree" -ge 20 ] &&
+    [ "$signed" = "$tree" ] && [ "$(msum 'hudumad_audit_journal_up')" = 2 ] &&
+    [ "$(msum 'hudumad_audit_journal_writes_total{ring="0",result="failed"}')" = 0 ]; then
+    ok "/metrics before the failure: 20 leaves durable in the journals, the tree $tree leaves, all signed, both journals up"
+else
+    not_ok "/metrics before the failure: $durable leaves durable, tree $tree, signed $signed: $(grep '^hudumad_audit' "$WORK/metrics" | tr '\n' ';')"
+fi
 
 # ---- the disk fails ----------------------------------------------------------------------
 "$SHUTDOWN" "$JOURNALS" || fatal "fs_shutdown $JOURNALS failed"
@@ -122,6 +148,15 @@ if [ "$code" = 503 ] && grep -q '"code":"audit_unavailable"' "$WORK/body" &&
     ok "the daemon is unharmed, and says so: /healthz answers 503 audit_unavailable (the last journal write failed)"
 else
     not_ok "/healthz with the journals failing: $code $(cat "$WORK/body")"
+fi
+metrics
+lost=$(msum 'hudumad_audit_journal_leaves_total{ring="0",result="failed"}')
+lost=$((lost + $(msum 'hudumad_audit_journal_leaves_total{ring="1",result="failed"}')))
+if [ "$lost" = 10 ] && [ "$(msum 'hudumad_audit_journal_up')" -lt 2 ] &&
+    grep -q '^hudumad_audit_journal_writes_total{ring="[01]",result="failed"} [1-9]' "$WORK/metrics"; then
+    ok "/metrics with the disk failing: a journal down, failed writes counted, the 10 withheld answers' leaves counted as failed"
+else
+    not_ok "/metrics with the disk failing: $lost leaves failed: $(grep '^hudumad_audit_journal' "$WORK/metrics" | tr '\n' ';')"
 fi
 failed_lines=$(count 'audit journal write failed' "$LOG")
 withheld_lines=$(count 'answer withheld' "$LOG")
@@ -176,6 +211,13 @@ if [ "$code" = 503 ] && grep -q '"code":"audit_unavailable"' "$WORK/body" &&
     ok "with the journals' disk hung, the verification waits and /healthz answers 503: $(grep -o 'an answer has waited [0-9]* ms' "$WORK/body")"
 else
     not_ok "with the journals' disk hung: /healthz $code $(cat "$WORK/body"); the verification got '$waiting'"
+fi
+metrics
+wait_s=$(mmax 'hudumad_audit_journal_oldest_wait_seconds{')
+if awk -v w="$wait_s" 'BEGIN { exit !(w >= 2 && w < 30) }'; then
+    ok "/metrics with the disk hung: the oldest answer has waited ${wait_s} s for its leaf"
+else
+    not_ok "/metrics with the disk hung: oldest wait '$wait_s' s: $(grep '^hudumad_audit_journal_oldest' "$WORK/metrics" | tr '\n' ';')"
 fi
 timeout "$T" fsfreeze --unfreeze "$JOURNALS" || fatal "fsfreeze --unfreeze $JOURNALS failed"
 frozen=

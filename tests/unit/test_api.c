@@ -1037,7 +1037,7 @@ static void test_fingerprints(void **state)
 static void test_metrics(void **state)
 {
     (void)state;
-    char *text = metrics_render(metrics, 0);
+    char *text = metrics_render(metrics, 0, NULL);
     assert_non_null(text);
     /* counted by route template, never by the path with its number */
     assert_non_null(strstr(text, "route=\"/v1/verify\",status=\"200\""));
