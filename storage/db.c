@@ -103,6 +103,7 @@ static void set_db_options(struct store *st, const struct store_options *o)
     rocksdb_options_increase_parallelism(st->opts, 2);
     rocksdb_options_set_max_background_jobs(st->opts, 2);
     rocksdb_options_set_paranoid_checks(st->opts, 1);
+    rocksdb_options_set_keep_log_file_num(st->opts, KEEP_INFO_LOGS); /* one a session */
     rocksdb_options_set_compression(st->opts, rocksdb_lz4_compression);
     set_table_options(st, o->cache_mb);
 
@@ -174,21 +175,34 @@ static int check_schema(struct store *st, struct st_err *err)
     int rc = store_get(st, CF_METADATA, SCHEMA_KEY, strlen(SCHEMA_KEY), &val, &vlen, err);
     if (rc != ST_OK)
         return rc;
-    if (!val) {
-        char *rerr = NULL;
-        rocksdb_transactiondb_put_cf(st->db, st->wopts, st->cf[CF_METADATA], SCHEMA_KEY,
-                                     strlen(SCHEMA_KEY), SCHEMA_VERSION, strlen(SCHEMA_VERSION),
-                                     &rerr);
-        return rerr ? rocks_fail(rerr, "cannot write the schema version", err) : ST_OK;
-    }
-    int same = vlen == strlen(SCHEMA_VERSION) && memcmp(val, SCHEMA_VERSION, vlen) == 0;
+    bool same = !val || (vlen == strlen(SCHEMA_VERSION) && memcmp(val, SCHEMA_VERSION, vlen) == 0);
     free(val);
     if (!same) {
         set_err(err, "the register was written by a newer or unknown schema (not version %s)",
                 SCHEMA_VERSION);
         return ST_CORRUPT;
     }
-    return ST_OK;
+    char *rerr = NULL;
+    rocksdb_transactiondb_put_cf(st->db, st->wopts, st->cf[CF_METADATA], SCHEMA_KEY,
+                                 strlen(SCHEMA_KEY), SCHEMA_VERSION, strlen(SCHEMA_VERSION), &rerr);
+    return rerr ? rocks_fail(rerr, "cannot write the schema version", err) : ST_OK;
+}
+
+/* Keeps the write-ahead logs few.  A TransactionDB runs with two-phase
+ * commit enabled, and there RocksDB 7.8 deletes a log only when a flush job
+ * (not the flush of what recovery found) has moved past it: a register whose
+ * memtables never fill would keep every log of every session, one more at
+ * each start, all read again at every open.  So each open flushes the
+ * metadata family, which holds at least the schema version just written:
+ * the logs of the sessions before are deleted, and a register keeps two. */
+static int flush_logs(struct store *st, struct st_err *err)
+{
+    rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
+    rocksdb_flushoptions_set_wait(fo, 1);
+    char *rerr = NULL;
+    rocksdb_transactiondb_flush_cf(st->db, fo, st->cf[CF_METADATA], &rerr);
+    rocksdb_flushoptions_destroy(fo);
+    return rerr ? rocks_fail(rerr, "cannot flush the register's metadata", err) : ST_OK;
 }
 
 /* Finds the highest serial recorded, so a restart never issues one twice. */
@@ -224,6 +238,8 @@ int store_open(const char *dir, const struct store_options *opt, struct keyring 
     int rc = open_families(st, dir, err);
     if (rc == ST_OK)
         rc = check_schema(st, err);
+    if (rc == ST_OK)
+        rc = flush_logs(st, err);
     if (rc != ST_OK) {
         free_handles(st);
         free(st);

@@ -17,6 +17,10 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+/* RocksDB's own info logs (LOG, LOG.old.*) kept per database: it starts a
+ * new one at each open and would keep a thousand. */
+#define KEEP_INFO_LOGS 10
+
 rocksdb_transactiondb_t *store_rocks(struct store *st);
 rocksdb_column_family_handle_t *store_cf_handle(struct store *st, enum store_cf cf);
 rocksdb_readoptions_t *store_read_options(struct store *st);

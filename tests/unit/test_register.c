@@ -24,6 +24,8 @@
  *     takes it off the due list;
  *   - encryption at rest: no name, phone or document number appears in any
  *     file of the database, in the write-ahead log or after a flush to SST;
+ *   - the write-ahead logs stay few: eight sessions, seven of which write
+ *     nothing, leave at most two (RocksDB would keep one per session);
  *   - concurrency: parallel enrolments get distinct numbers; of several
  *     enrolments racing for one document number exactly one succeeds; one
  *     enrolment submitted by several threads at once gets one number; one
@@ -35,6 +37,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <ftw.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -447,6 +450,42 @@ static void count_stored(struct fx *f, int n[CF_COUNT], bool again)
     raw_close(&d);
     if (again)
         fx_reopen(f, NOW_2026_06_01);
+}
+
+/* ---- the write-ahead logs ------------------------------------------------------------- */
+
+static int count_wal_files(const char *register_dir)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/db", register_dir);
+    DIR *d = opendir(path);
+    assert_non_null(d);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        n += len > 4 && strcmp(e->d_name + len - 4, ".log") == 0;
+    }
+    closedir(d);
+    return n;
+}
+
+/* A daemon that only answers verifications writes nothing to the register;
+ * restarted again and again, it must not leave a write-ahead log each time. */
+static void test_few_write_ahead_logs(void **state)
+{
+    struct fx *f = *state;
+    char hn[HN_LEN + 1];
+    json_t *rec = adult("KIT0001-000301", "Mwangi", "Wanjiru", "female", "1990-02-14", "30111222");
+    enrol_ok(f->r, rec, hn);
+    for (int i = 0; i < 7; i++)
+        fx_reopen(f, NOW_2026_06_01);
+    int n = count_wal_files(f->dir);
+    if (n > 2)
+        fail_msg("%d write-ahead logs after 8 sessions", n);
+    struct person p;
+    get(f->r, hn, &p); /* and nothing was lost on the way */
+    assert_string_equal(p.surname, "Mwangi");
 }
 
 /* ---- enrolment -------------------------------------------------------------------------- */
@@ -1847,6 +1886,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_documents_issued, setup, teardown),
         cmocka_unit_test_setup_teardown(test_capture_at_six, setup, teardown),
         cmocka_unit_test_setup_teardown(test_encryption_at_rest, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_few_write_ahead_logs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrency, setup, teardown),
         cmocka_unit_test_setup_teardown(test_busy_change_is_retried, setup, teardown),
     };
