@@ -51,13 +51,16 @@ for n in 1 2 3; do
     holders="$holders $!"
 done
 answered() { grep -c 'HTTP/1.1 200' "$WORK/$1.out" 2>/dev/null || :; }
-i=0
-while [ $i -lt 100 ]; do
-    [ "$(answered hold1)" = 1 ] && [ "$(answered hold2)" = 1 ] && [ "$(answered hold3)" = 1 ] && break
-    sleep 0.1
-    i=$((i + 1))
-done
-[ $i -lt 100 ] || fatal "the three held connections were not all answered: $(answered hold1) $(answered hold2) $(answered hold3)"
+all_answered() { # N: waits (at most 10 s) until each holder has N answers; false if not
+    i=0
+    while [ $i -lt 100 ]; do
+        [ "$(answered hold1)" = "$1" ] && [ "$(answered hold2)" = "$1" ] && [ "$(answered hold3)" = "$1" ] && return 0
+        sleep 0.1
+        i=$((i + 1))
+    done
+    return 1
+}
+all_answered 1 || fatal "the three held connections were not all answered: $(answered hold1) $(answered hold2) $(answered hold3)"
 
 t0=$(now_ms)
 api kra GET /healthz
@@ -70,13 +73,7 @@ else
 fi
 
 : >"$WORK/release"
-i=0
-while [ $i -lt 100 ]; do
-    [ "$(answered hold1)" = 2 ] && [ "$(answered hold2)" = 2 ] && [ "$(answered hold3)" = 2 ] && break
-    sleep 0.1
-    i=$((i + 1))
-done
-if [ $i -lt 100 ]; then
+if all_answered 2; then
     ok "the three held connections are unharmed: each answered a second request after the refusal"
 else
     not_ok "after the refusal the held connections answered $(answered hold1), $(answered hold2), $(answered hold3) requests"
