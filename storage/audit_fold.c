@@ -9,7 +9,8 @@
  * mark "journal.<index>": where reading must resume after a crash).  At
  * most every SYNC_MS, and whenever asked (audit_folder_settle with `synced`:
  * before a checkpoint is signed, before the tree is read for an auditor), it
- * syncs the log; only then may each journal reuse the space of what was
+ * syncs the log (when it folded anything since the last sync: a settle of an
+ * idle log costs no fsync); only then may each journal reuse the space of what was
  * folded, since a crash before the sync rolls the tree back to the last sync
  * and the journal must still hold what followed.
  *
@@ -59,6 +60,7 @@ struct audit_folder {
     struct audit_leaf *leaves; /* the fold's list, kept between folds */
     size_t leaves_cap;
     struct timespec last_sync;
+    bool unsynced; /* the thread's own: it folded since its last sync */
 };
 
 static uint64_t ms_since(const struct timespec *t)
@@ -311,9 +313,12 @@ static void *folder_main(void *arg)
             audit_chunk_free(list);
             list = next;
         }
+        f->unsynced |= t.list != NULL;
         bool sync = t.sync || ms_since(&f->last_sync) >= SYNC_MS;
-        if (sync)
+        if (sync && f->unsynced) /* else there is nothing to sync: an idle log costs no fsync */
             rc = sync_and_reclaim(f, &err);
+        if (sync && rc == ST_OK)
+            f->unsynced = false;
         record(f, rc, &err, &t, true, sync && rc == ST_OK);
         if (stop && rc == ST_OK)
             return NULL;

@@ -11,7 +11,8 @@
  * changes nothing, and records of an older lap are never read as new.  A write never overwrites
  * what the fold has not reclaimed. The fold must put every pushed leaf in the tree, mark each
  * journal's position in the same batch, and let the journal reuse the space only once that is
- * synced; after a crash, what a journal holds beyond its mark is folded in, once.
+ * synced (and a settle of a log that folded nothing since its last sync costs no fsync);
+ * after a crash, what a journal holds beyond its mark is folded in, once.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -382,6 +383,12 @@ static void test_fold(void **state)
     audit_log_head(log, &size, root);
     assert_int_equal(size, next);
     assert_true(__atomic_load_n(&syncs_seen, __ATOMIC_SEQ_CST) >= 1);
+    struct audit_fold_stats synced, idle;
+    audit_folder_stats(fold, &synced);
+    for (int i = 0; i < 3; i++) /* as the checkpointer of an idle log asks, each second */
+        assert_int_equal(audit_folder_settle(fold, true, &err), ST_OK);
+    audit_folder_stats(fold, &idle);
+    assert_int_equal(idle.syncs, synced.syncs); /* nothing folded since: no fsync */
     char *leaf, want[600];
     size_t len;
     uint8_t subject[AUDIT_SUBJECT_LEN];
