@@ -786,6 +786,13 @@ static void conn_refuse(struct conn *c)
     conn_respond(c, &resp, "other", NULL);
 }
 
+/* How long ring r's oldest held answer has waited for its leaf; 0: none waits. */
+static uint64_t journal_wait_ms(const struct ring *r, uint64_t now_ms)
+{
+    uint64_t since = atomic_load_explicit(&r->journal_waiting_since_ms, memory_order_relaxed);
+    return since && now_ms > since ? now_ms - since : 0;
+}
+
 /* Whether every ring can still record accesses.  A journal whose last write
  * failed, or an answer that has waited longer than JOURNAL_STALL_MS for its
  * leaf (a disk that no longer completes writes, or a journal with no room),
@@ -801,12 +808,12 @@ static bool journals_healthy(const struct server *s, uint64_t now_ms, char *why,
                      i);
             return false;
         }
-        uint64_t since = atomic_load_explicit(&r->journal_waiting_since_ms, memory_order_relaxed);
-        if (since && now_ms > since && now_ms - since > JOURNAL_STALL_MS) {
+        uint64_t waited = journal_wait_ms(r, now_ms);
+        if (waited > JOURNAL_STALL_MS) {
             snprintf(why, whylen,
                      "an answer has waited %llu ms for its audit leaf (ring %u): the audit "
                      "journal's disk is not completing writes",
-                     (unsigned long long)(now_ms - since), i);
+                     (unsigned long long)waited, i);
             return false;
         }
     }
@@ -821,10 +828,9 @@ static char *metrics_text(const struct server *s, uint64_t now_ms)
         return NULL;
     for (unsigned i = 0; i < s->nrings; i++) {
         struct ring *r = s->rings[i];
-        uint64_t since = atomic_load_explicit(&r->journal_waiting_since_ms, memory_order_relaxed);
         j[i] = (struct metrics_journal){
             .failed = atomic_load_explicit(&r->journal_failed, memory_order_relaxed),
-            .oldest_wait_ms = since && now_ms > since ? now_ms - since : 0,
+            .oldest_wait_ms = journal_wait_ms(r, now_ms),
             .writes = atomic_load_explicit(&r->journal_writes, memory_order_relaxed),
             .write_failures =
                 atomic_load_explicit(&r->journal_write_failures, memory_order_relaxed),

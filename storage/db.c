@@ -167,7 +167,8 @@ static int open_families(struct store *st, const char *dir, struct st_err *err)
     return ST_OK;
 }
 
-/* A new register gets its schema version; an existing one must have ours. */
+/* A new register gets its schema version; an existing one must have ours,
+ * and gets it written again: the write flush_logs needs at every open. */
 static int check_schema(struct store *st, struct st_err *err)
 {
     char *val = NULL;
