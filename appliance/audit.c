@@ -18,6 +18,9 @@
  * process), stores it beside the tree, and makes it the one the API serves.  At start the last
  * stored checkpoint must still describe the tree (its size within the tree, its root the tree's
  * root at that size): a log that was truncated or rewritten is refused, and hudumad does not start.
+ * A failure that lasts (a TPM that will not sign, a spool that cannot be
+ * read) is logged when it starts, once a minute while it lasts, and when it
+ * ends (log_streak_note); /metrics counts every failed checkpoint.
  *
  * Administrative acts.  `huduma agency add | revoke`, key rotation and the
  * like may run while hudumad holds the database, which RocksDB lets one
@@ -58,6 +61,7 @@
 #define SPOOL_BATCH     256
 #define JOURNAL_DIR     "journal"
 #define JOURNAL_PREFIX  "ring-"
+#define FAILURE_LOG_MS  60000 /* a lasting failure of the checkpointer: a line a minute */
 
 struct audit {
     char dir[512];
@@ -86,6 +90,8 @@ struct audit {
     bool key_signed;
     char *checkpoint; /* the latest signed checkpoint served */
     size_t checkpoint_len;
+    /* the checkpointer's own: a failure that lasts is logged once a minute */
+    struct log_streak spool_streak, sign_streak;
 };
 
 static int64_t now_ms(void)
@@ -397,11 +403,40 @@ static void drain_spool(struct audit *a)
 {
     char err[300], clean[300];
     unsigned n = 0;
-    if (audit_spool_drain(a->dir, a->log, &n, err, sizeof err) != 0)
-        log_error("audit: the spool of administrative acts could not be appended", "error=\"%s\"",
-                  log_clean(err, clean, sizeof clean));
-    else if (n)
+    unsigned long long failures;
+    bool failed = audit_spool_drain(a->dir, a->log, &n, err, sizeof err) != 0;
+    switch (log_streak_note(&a->spool_streak, failed, &failures)) {
+    case LOG_STREAK_FAILING:
+        log_error("audit: the spool of administrative acts could not be appended",
+                  "error=\"%s\" failures=%llu", log_clean(err, clean, sizeof clean), failures);
+        break;
+    case LOG_STREAK_RECOVERED:
+        log_info("audit: the spool of administrative acts is appended again", "failures=%llu",
+                 failures);
+        break;
+    case LOG_STREAK_QUIET:
+        break;
+    }
+    if (n)
         log_info("audit: administrative acts appended from the spool", "acts=%u", n);
+}
+
+/* The checkpoint's outcome, through its streak. */
+static void note_checkpoint(struct audit *a, bool failed, const char *err)
+{
+    char clean[300];
+    unsigned long long failures;
+    switch (log_streak_note(&a->sign_streak, failed, &failures)) {
+    case LOG_STREAK_FAILING:
+        log_error("audit: no checkpoint could be signed", "error=\"%s\" failures=%llu",
+                  log_clean(err, clean, sizeof clean), failures);
+        break;
+    case LOG_STREAK_RECOVERED:
+        log_info("audit: checkpoints are signed again", "failures=%llu", failures);
+        break;
+    case LOG_STREAK_QUIET:
+        break;
+    }
 }
 
 static void *checkpointer_main(void *arg)
@@ -419,11 +454,9 @@ static void *checkpointer_main(void *arg)
             ;
         pthread_mutex_unlock(&a->lock);
         drain_spool(a);
-        char err[300], clean[300];
+        char err[300];
         bool failed = checkpoint_now(a, err, sizeof err) != 0;
-        if (failed)
-            log_error("audit: no checkpoint could be signed", "error=\"%s\"",
-                      log_clean(err, clean, sizeof clean));
+        note_checkpoint(a, failed, err);
         pthread_mutex_lock(&a->lock);
         a->sign_failures += failed;
     }
@@ -628,6 +661,8 @@ int audit_open(const char *register_dir, struct reg *r, const struct audit_optio
     snprintf(a->dir, sizeof a->dir, "%s", register_dir);
     a->reg = r;
     a->opt = *o;
+    a->spool_streak = (struct log_streak)LOG_STREAK(FAILURE_LOG_MS);
+    a->sign_streak = (struct log_streak)LOG_STREAK(FAILURE_LOG_MS);
     if (!a->opt.checkpoint_ms)
         a->opt.checkpoint_ms = 1000;
     if (!a->opt.journal_mb)

@@ -6,7 +6,8 @@
  * The level is a process-wide atomic set once from the configuration.  Lines
  * longer than the buffer are cut, never split.  A limiter (log_limit_pass)
  * is a compare-and-swap on the next moment a line may pass: of threads
- * racing past it, one wins and the others count as held back.
+ * racing past it, one wins and the others count as held back.  A streak
+ * (log_streak_note) belongs to one thread and needs no atomics.
  */
 #include "log.h"
 
@@ -62,11 +63,32 @@ const char *log_clean(const char *text, char *buf, size_t len)
     return buf;
 }
 
-bool log_limit_pass(struct log_limit *limit, unsigned long long *suppressed)
+static long long monotonic_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    long long now = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+enum log_streak_line log_streak_note(struct log_streak *s, bool failed,
+                                     unsigned long long *failures)
+{
+    if (!failed) {
+        *failures = s->failures;
+        s->failures = 0;
+        return *failures ? LOG_STREAK_RECOVERED : LOG_STREAK_QUIET;
+    }
+    *failures = ++s->failures;
+    long long now = monotonic_ms();
+    if (s->failures > 1 && now < s->next_ms)
+        return LOG_STREAK_QUIET;
+    s->next_ms = now + s->interval_ms;
+    return LOG_STREAK_FAILING;
+}
+
+bool log_limit_pass(struct log_limit *limit, unsigned long long *suppressed)
+{
+    long long now = monotonic_ms();
     long long next = atomic_load(&limit->next_ms);
     if (now < next ||
         !atomic_compare_exchange_strong(&limit->next_ms, &next, now + limit->interval_ms)) {

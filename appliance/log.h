@@ -51,6 +51,32 @@ struct log_limit {
 /* true: log it now, with *suppressed lines held back before it. */
 bool log_limit_pass(struct log_limit *limit, unsigned long long *suppressed);
 
+/* A task that fails on every try while its cause lasts (a checkpoint the
+ * TPM will not sign, a spool the disk will not give up) would otherwise log
+ * the same error every second.  A streak logs the first failure, then one
+ * line per interval while failures go on, and one when a try succeeds
+ * again; each says how many tries in a row failed.  Used by one thread. */
+struct log_streak {
+    long long interval_ms;
+    unsigned long long failures; /* tries in a row that failed */
+    long long next_ms;           /* monotonic: no failure line before it */
+};
+#define LOG_STREAK(interval_ms)                                                                    \
+    {                                                                                              \
+        (interval_ms), 0, 0                                                                        \
+    }
+
+enum log_streak_line {
+    LOG_STREAK_QUIET,     /* nothing to log */
+    LOG_STREAK_FAILING,   /* log the failure */
+    LOG_STREAK_RECOVERED, /* log that it works again */
+};
+
+/* Records one try's outcome; *failures is the streak's length (for
+ * RECOVERED, the length of the streak that just ended). */
+enum log_streak_line log_streak_note(struct log_streak *s, bool failed,
+                                     unsigned long long *failures);
+
 /* Copies `text` into `buf` fit to sit between double quotes: control
  * characters become spaces, double quotes become single quotes.  Returns buf. */
 const char *log_clean(const char *text, char *buf, size_t len);

@@ -88,30 +88,6 @@ mkdir -p "$JOURNALS"
 mount_journals
 config_extra() { printf '\n[audit]\njournal_mb = 8\n'; }
 
-# verify N OUT: N verifications one at a time; each status and transaction id
-# (or "-") as a line of OUT
-verify() {
-    : >"$2"
-    i=0
-    while [ $i -lt "$1" ]; do
-        api kra POST /v1/verify @"$WORK/verify.json"
-        tx=$(grep -o '"transaction_id":"[0-9a-f]*"' "$WORK/body" | cut -d '"' -f 4) || :
-        err=$(grep -o '"code":"[a-z_]*"' "$WORK/body" | cut -d '"' -f 4) || :
-        echo "$code ${tx:--} ${err:--}" >>"$2"
-        i=$((i + 1))
-    done
-}
-count() { grep -c "$1" "$2" || :; } # PATTERN FILE
-# metrics: the operator's /metrics in $WORK/metrics; msum REGEX: the sum of the
-# values of its lines that match REGEX (awk), mmax REGEX their largest
-metrics() {
-    api ops GET /metrics
-    [ "$code" = 200 ] || fatal "/metrics for the operator: $code $(head -c 300 "$WORK/body")"
-    cp "$WORK/body" "$WORK/metrics"
-}
-msum() { awk -v p="$1" '$0 ~ p { s += $NF } END { printf "%d", s }' "$WORK/metrics"; }
-mmax() { awk -v p="$1" '$0 ~ p && $NF > m { m = $NF } END { printf "%g", m }' "$WORK/metrics"; }
-
 start_daemon kra
 verify 20 "$WORK/before"
 [ "$(count '^200 [0-9a-f]' "$WORK/before")" = 20 ] ||

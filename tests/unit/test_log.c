@@ -1,6 +1,8 @@
 /*
  * tests/unit/test_log.c - the log's helpers: the limiter that keeps a flood or
- * a failing disk from flooding the log (log_limit_pass), and log_clean.
+ * a failing disk from flooding the log (log_limit_pass), the streak that
+ * logs a lasting failure's start, reminders and end (log_streak_note), and
+ * log_clean.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -66,6 +68,34 @@ static void test_limit_counts_every_racing_call(void **state)
     assert_int_equal(held, 4 * 20000 - 1);
 }
 
+/* A lasting failure: its first try is logged, the next ones only once the
+ * interval has passed, each with the streak's length; the first success
+ * after it is logged once, and a success after a success is not. */
+static void test_streak_logs_start_interval_and_end(void **state)
+{
+    (void)state;
+    struct log_streak s = LOG_STREAK(200);
+    unsigned long long n = 99;
+    assert_int_equal(log_streak_note(&s, false, &n), LOG_STREAK_QUIET);
+    assert_int_equal(n, 0);
+    assert_int_equal(log_streak_note(&s, true, &n), LOG_STREAK_FAILING);
+    assert_int_equal(n, 1);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(log_streak_note(&s, true, &n), LOG_STREAK_QUIET);
+    assert_int_equal(n, 4);
+    sleep_ms(250);
+    assert_int_equal(log_streak_note(&s, true, &n), LOG_STREAK_FAILING);
+    assert_int_equal(n, 5);
+    assert_int_equal(log_streak_note(&s, true, &n), LOG_STREAK_QUIET);
+    assert_int_equal(log_streak_note(&s, false, &n), LOG_STREAK_RECOVERED);
+    assert_int_equal(n, 6);
+    assert_int_equal(log_streak_note(&s, false, &n), LOG_STREAK_QUIET);
+    assert_int_equal(n, 0);
+    /* a new streak is logged at once, whatever the old one's interval said */
+    assert_int_equal(log_streak_note(&s, true, &n), LOG_STREAK_FAILING);
+    assert_int_equal(n, 1);
+}
+
 static void test_clean_keeps_a_line_one_line(void **state)
 {
     (void)state;
@@ -80,6 +110,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_limit_passes_one_per_interval),
         cmocka_unit_test(test_limit_counts_every_racing_call),
+        cmocka_unit_test(test_streak_logs_start_interval_and_end),
         cmocka_unit_test(test_clean_keeps_a_line_one_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

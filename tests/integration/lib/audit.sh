@@ -27,6 +27,15 @@
 #                                      line) is a leaf of DIR (fetch_log's), and
 #                                      the full audit of DIR passes, consistent
 #                                      with $STATE and $WORK/key.pem
+#   verify N OUT                       N verifications one at a time, as kra,
+#                                      of $WORK/verify.json: each status,
+#                                      transaction id and error code ("-" for
+#                                      none) as a line of OUT
+#   count PATTERN FILE                 grep -c, 0 when none
+#   metrics                            the operator's (ops) /metrics, kept in
+#                                      $WORK/metrics for msum and mmax
+#   msum REGEX, mmax REGEX             the sum, the largest, of the values of
+#                                      the lines of $WORK/metrics matching REGEX
 # Needs: ldb (Debian package rocksdb-tools), xxd, od.
 
 AUDIT=$SAN/huduma-audit
@@ -146,3 +155,25 @@ load_verifications() { # AGENCY N FILE
         fatal "huduma-load: $(tail -n 3 "$WORK/load.out")"
     grep -q ' non2xx=0 ' "$WORK/load.out" || fatal "huduma-load got errors: $(grep RESULT "$WORK/load.out")"
 }
+
+verify() { # N OUT
+    : >"$2"
+    i=0
+    while [ $i -lt "$1" ]; do
+        api kra POST /v1/verify @"$WORK/verify.json"
+        tx=$(grep -o '"transaction_id":"[0-9a-f]*"' "$WORK/body" | cut -d '"' -f 4) || :
+        err=$(grep -o '"code":"[a-z_]*"' "$WORK/body" | cut -d '"' -f 4) || :
+        echo "$code ${tx:--} ${err:--}" >>"$2"
+        i=$((i + 1))
+    done
+}
+
+count() { grep -c "$1" "$2" || :; } # PATTERN FILE
+
+metrics() {
+    api ops GET /metrics
+    [ "$code" = 200 ] || fatal "/metrics for the operator: $code $(head -c 300 "$WORK/body")"
+    cp "$WORK/body" "$WORK/metrics"
+}
+msum() { awk -v p="$1" '$0 ~ p { s += $NF } END { printf "%d", s }' "$WORK/metrics"; }
+mmax() { awk -v p="$1" '$0 ~ p && $NF > m { m = $NF } END { printf "%g", m }' "$WORK/metrics"; }
