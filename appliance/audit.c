@@ -7,7 +7,7 @@
  * request's own ring (the Huduma Number into its keyed-hash subject) and
  * queues it in that ring's journal (<register>/audit/journal/ring-<n>,
  * storage.h).  The ring holds the answer until its journal write of the
- * leaf completes (conn.c), so no answer leaves before its record; the
+ * leaf completes (conn_journal.c), so no answer leaves before its record; the
  * written leaves go to storage's fold, which appends them to the Merkle tree
  * behind the answers.  At open, whatever the journals hold beyond what the
  * tree has (a crash came first) is folded before anything else.

@@ -20,22 +20,12 @@
  * previous one is queued, and not while more than OUTPUT_HIGH_WATER bytes
  * wait to be sent.
  *
- * Answers are held for the audit log: an answer whose request must be
- * recorded waits in the connection's `held` queue until its leaf is durable
- * in the ring's own journal (storage.h: the ring queues the leaf, writes what
- * is queued with one synced io_uring write whenever none is in flight, and
- * that write's completion releases the answers it covered), and any answer
- * behind a held one waits too, so answers leave in order.  Meanwhile the next
- * pipelined requests are read and answered into the same queue (up to
- * HOLD_MAX), so one connection can have several leaves in one write.  A close asked for while
- * answers are held happens once they have left.  An answer whose leaf could not be written never
- * leaves: a 500 storage_error takes its place and the connection closes.
- * /healthz says 503 audit_unavailable while a ring's last journal write has
- * failed or an answer has waited over JOURNAL_STALL_MS for its leaf; after a
- * failure, each tick writes the journal's tail block again to try the disk
- * (conn_journal_probe), so that health comes back without a request.
+ * Answers are held for the audit log until their leaves are durable, in
+ * order (conn_journal.c, which also says what /healthz reports of the
+ * journals): conn_respond hands each answer to conn_hold, and sends it at
+ * once only when nothing needs holding.
  */
-#include "server.h"
+#include "conn_impl.h"
 
 #include "api.h"
 #include "log.h"
@@ -55,56 +45,16 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#define CONN_IN_SIZE      (16 * 1024)
 #define OUT_CHUNK_MAX     (256 * 1024)
 #define OUTPUT_HIGH_WATER (256 * 1024)
 #define LINGER_MS         2000
 #define AGENCY_RECHECK_MS 1000
-#define JOURNAL_STALL_MS  2000 /* an answer waiting longer for its leaf: /healthz says 503 */
-#define HOLD_MAX          64   /* answers held for their audit leaves, per connection */
 #define SHED_MS           1000 /* idle this long: the TLS record buffers are given back */
-
-struct held;
-
-enum conn_state { CONN_HANDSHAKE, CONN_OPEN, CONN_CLOSING, CONN_LINGER, CONN_DEAD };
-
-struct conn {
-    struct ring *ring;
-    struct conn *prev, *next;
-    unsigned slot; /* in the ring's fixed file table */
-    unsigned id;   /* for logs */
-    enum conn_state state;
-    SSL *ssl;
-    BIO *rbio, *wbio;
-    struct agency agency;
-    struct httpconn *http;
-    char *out; /* the chunk of ciphertext being sent */
-    size_t out_cap, out_off, out_len;
-    bool recv_armed, send_inflight, busy, peer_eof, cancel_sent, request_started;
-    uint64_t accepted_ms, idle_since_ms, request_start_ms, send_since_ms, linger_until_ms;
-    uint64_t agency_checked_ms;
-    char serial[64];              /* of the peer's certificate */
-    struct sockaddr_storage peer; /* counted against when its handshake fails */
-    struct timespec request_t0;
-    struct job job;                     /* the request at a worker, when busy */
-    struct held *held_head, *held_tail; /* answers waiting for audit leaves, in order */
-    struct conn *release_next;          /* conn_journal_written's list (itself: its end) */
-    unsigned nheld;
-    bool hold_close;  /* close once the held answers have left */
-    bool shed;        /* its TLS buffers were given back since bytes last came or went */
-    bool held_failed; /* a leaf failed: the answers after it are dropped */
-    size_t in_pos, in_len;
-    char in[CONN_IN_SIZE]; /* plaintext, fed to the HTTP parser */
-};
 
 /* Lines that repeat as fast as a flood or a failing disk: one a second each. */
 static struct log_limit refused_log = LOG_LIMIT(1000);
-static struct log_limit withheld_log = LOG_LIMIT(1000);
-static struct log_limit journal_failed_log = LOG_LIMIT(1000);
 
-static void conn_advance(struct conn *c);
 static void conn_flush(struct conn *c);
-static void conn_close_now(struct conn *c);
 
 struct conn *conn_next(const struct conn *c)
 {
@@ -116,7 +66,7 @@ static const struct config *cfg_of(const struct conn *c)
     return c->ring->srv->cfg;
 }
 
-static const char *agency_name(const struct conn *c)
+const char *conn_agency_name(const struct conn *c)
 {
     return c->agency.name[0] ? c->agency.name : "-";
 }
@@ -205,13 +155,11 @@ void conn_accepted(struct ring *r, unsigned slot, const struct sockaddr_storage 
     log_debug("connection accepted", "conn=%u ring=%u", c->id, r->index);
 }
 
-static void held_drop_leaving(struct conn *c);
-
 /* Frees the connection once nothing is in flight for it. */
-static void conn_release(struct conn *c)
+void conn_release(struct conn *c)
 {
     if (c->state == CONN_DEAD)
-        held_drop_leaving(c);
+        conn_held_drop_leaving(c);
     if (c->state != CONN_DEAD || c->recv_armed || c->send_inflight || c->busy || c->nheld)
         return;
     struct ring *r = c->ring;
@@ -225,11 +173,11 @@ static void conn_release(struct conn *c)
     ring_close_slot(r, c->slot);
     atomic_fetch_sub(&r->srv->connections, 1);
     metrics_connections(r->srv->metrics, -1);
-    log_debug("connection closed", "conn=%u agency=%s", c->id, agency_name(c));
+    log_debug("connection closed", "conn=%u agency=%s", c->id, conn_agency_name(c));
     conn_destroy(c);
 }
 
-static void conn_close_now(struct conn *c)
+void conn_close_now(struct conn *c)
 {
     if (c->state == CONN_DEAD)
         return;
@@ -261,7 +209,7 @@ static void conn_linger(struct conn *c)
 }
 
 /* Orderly close: close_notify (when asked and the handshake is done), flush, linger. */
-static void conn_finish(struct conn *c, bool notify)
+void conn_finish(struct conn *c, bool notify)
 {
     if (c->state != CONN_HANDSHAKE && c->state != CONN_OPEN)
         return;
@@ -330,7 +278,7 @@ static void clear_tls_errors(void)
         ERR_clear_error();
 }
 
-static void conn_write(struct conn *c, const void *data, size_t len)
+void conn_write(struct conn *c, const void *data, size_t len)
 {
     if (len == 0 || c->state == CONN_DEAD)
         return;
@@ -430,8 +378,6 @@ static void wipe_response(struct http_response *resp)
     resp->body_len = 0;
 }
 
-static bool conn_hold(struct conn *c, char *msg, size_t len, const struct audit_request *audit);
-
 /* The status line and headers of an answer into b, without printf (it is
  * on every answer's path).  The header types are the daemon's own, so a
  * 256-byte buffer always holds it; a spoiled one is not sent. */
@@ -498,7 +444,7 @@ static void conn_respond(struct conn *c, struct http_response *resp, const char 
         char route[128];
         route_template(req ? req->path : "", route, sizeof route);
         log_event(level, "request", "conn=%u agency=%s route=%s status=%d ms=%.3f", c->id,
-                  agency_name(c), own_route ? own_route : route, status, seconds * 1000);
+                  conn_agency_name(c), own_route ? own_route : route, status, seconds * 1000);
     }
 
     httpconn_next(c->http);
@@ -515,239 +461,6 @@ static char *error_json(const char *code, const char *message)
     if (asprintf(&text, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}", code, message) < 0)
         return NULL;
     return text;
-}
-
-/* ---- answers held for their audit leaves ---------------------------------------------- */
-
-struct held {
-    struct held *next;         /* the connection's held answers, in order */
-    struct held *journal_next; /* the ring's answers waiting for its journal */
-    struct conn *conn;
-    bool durable; /* its leaf is durable (or it had none): it may leave */
-    int rc;       /* ST_OK, or why its leaf was not written */
-    char *msg;    /* the answer's bytes */
-    size_t len;
-    uint64_t since_ms; /* when its leaf was queued (ring.now_ms) */
-};
-
-static const char withheld[] =
-    "{\"error\":{\"code\":\"storage_error\",\"message\":\"the access could not be "
-    "recorded in the audit log, so it is not answered\"}}";
-
-static struct held *held_pop(struct conn *c)
-{
-    struct held *h = c->held_head;
-    c->held_head = h->next;
-    if (!c->held_head)
-        c->held_tail = NULL;
-    c->nheld--;
-    return h;
-}
-
-static void held_free(struct held *h)
-{
-    if (h->msg) /* none for an answer withheld before its leaf was queued */
-        explicit_bzero(h->msg, h->len);
-    free(h->msg);
-    free(h);
-}
-
-/* A dead connection's answers whose leaves are done go nowhere. */
-static void held_drop_leaving(struct conn *c)
-{
-    while (c->held_head && c->held_head->durable)
-        held_free(held_pop(c));
-}
-
-/* In place of an answer whose leaf could not be written: a 500 storage_error,
- * after which the connection sends nothing more and closes. */
-static void send_withheld(struct conn *c)
-{
-    char head[160];
-    int n = snprintf(head, sizeof head,
-                     "HTTP/1.1 500 Internal Server Error\r\nContent-Type: "
-                     "application/json\r\nContent-Length: %zu\r\nConnection: "
-                     "close\r\n\r\n",
-                     sizeof withheld - 1);
-    conn_write(c, head, (size_t)n);
-    conn_write(c, withheld, sizeof withheld - 1);
-    unsigned long long held;
-    if (log_limit_pass(&withheld_log, &held))
-        log_error("answer withheld: its audit leaf could not be written",
-                  "conn=%u agency=%s suppressed=%llu", c->id, agency_name(c), held);
-    c->held_failed = true;
-}
-
-/* Sends the held answers whose turn it is; closes once they are gone when asked. */
-static void held_release(struct conn *c)
-{
-    if (c->state == CONN_DEAD) {
-        conn_release(c);
-        return;
-    }
-    while (c->held_head && c->held_head->durable) {
-        struct held *h = held_pop(c);
-        if (c->held_failed) {
-            /* after a withheld answer, nothing more is sent */
-        } else if (h->rc != ST_OK) {
-            send_withheld(c);
-            c->hold_close = true;
-        } else {
-            conn_write(c, h->msg, h->len);
-        }
-        held_free(h);
-    }
-    if (!c->nheld && c->hold_close) {
-        c->hold_close = false;
-        conn_finish(c, true);
-    }
-    conn_advance(c);
-}
-
-/* ---- the ring's audit journal ------------------------------------------------------ */
-
-static void journal_submit(struct ring *r, const struct audit_journal_write *w)
-{
-    struct io_uring_sqe *sqe = ring_sqe(r);
-    io_uring_prep_write(sqe, audit_journal_fd(r->journal), w->buf, (unsigned)w->len,
-                        w->file_offset);
-    io_uring_sqe_set_data64(sqe, RING_TAG(NULL, OP_JOURNAL));
-}
-
-void conn_journal_flush(struct ring *r)
-{
-    struct audit_journal_write w;
-    if (audit_journal_prepare(r->journal, &w))
-        journal_submit(r, &w);
-}
-
-/* After a failed write, when no leaf is queued to try the disk again, a
- * write of the tail's block as it already is: once one succeeds the journal
- * is no longer failed, and /healthz says so without waiting for a request,
- * which a load balancer that believed /healthz would never send. */
-void conn_journal_probe(struct ring *r)
-{
-    struct audit_journal_write w;
-    if (r->draining || !atomic_load_explicit(&r->journal_failed, memory_order_relaxed) ||
-        audit_journal_queued(r->journal) > 0)
-        return;
-    if (audit_journal_prepare_probe(r->journal, &w))
-        journal_submit(r, &w);
-}
-
-/* Only this ring writes its counters: a relaxed load and store is enough. */
-static void bump(_Atomic uint64_t *counter, uint64_t by)
-{
-    atomic_store_explicit(counter, atomic_load_explicit(counter, memory_order_relaxed) + by,
-                          memory_order_relaxed);
-}
-
-static void journal_count(struct ring *r, bool ok, size_t leaves)
-{
-    bump(&r->journal_writes, 1);
-    bump(ok ? &r->journal_leaves_durable : &r->journal_leaves_failed, leaves);
-    if (!ok)
-        bump(&r->journal_write_failures, 1);
-}
-
-/* The write ended: its leaves are durable (or not), and so their answers may
- * leave (or are withheld).  Each connection is released once, after all of
- * its answers in the write are marked, so that they leave in one send. */
-void conn_journal_written(struct ring *r, int res)
-{
-    struct audit *log = r->srv->audit;
-    size_t n = audit_journal_inflight(r->journal);
-    struct audit_chunk *chunk = NULL;
-    struct st_err err;
-    int rc = audit_journal_complete(r->journal, res, &chunk, &err);
-    atomic_store_explicit(&r->journal_failed, rc != ST_OK, memory_order_relaxed);
-    journal_count(r, rc == ST_OK, n);
-    unsigned long long held;
-    if (rc != ST_OK && log_limit_pass(&journal_failed_log, &held)) {
-        char clean[300];
-        log_error("audit journal write failed: its answers are withheld",
-                  "ring=%u error=\"%s\" suppressed=%llu", r->index,
-                  log_clean(err.msg, clean, sizeof clean), held);
-    }
-    if (chunk)
-        audit_push(log, chunk);
-    struct conn *release = NULL;
-    for (size_t i = 0; i < n && r->journal_head; i++) {
-        struct held *h = r->journal_head;
-        r->journal_head = h->journal_next;
-        if (!r->journal_head)
-            r->journal_tail = NULL;
-        h->durable = true;
-        h->rc = rc;
-        if (!h->conn->release_next && release != h->conn) {
-            h->conn->release_next = release ? release : h->conn; /* self: the list's end */
-            release = h->conn;
-        }
-    }
-    while (release) {
-        struct conn *c = release;
-        release = c->release_next == c ? NULL : c->release_next;
-        c->release_next = NULL;
-        held_release(c);
-    }
-}
-
-void conn_journal_publish(struct ring *r)
-{
-    uint64_t since = r->journal_head ? r->journal_head->since_ms : 0;
-    atomic_store_explicit(&r->journal_waiting_since_ms, since, memory_order_relaxed);
-}
-
-/* Holds an answer (taking msg) when its leaf must be written first, or when
- * answers before it are held; false when it may leave at once. */
-static bool conn_hold(struct conn *c, char *msg, size_t len, const struct audit_request *audit)
-{
-    struct audit *log = c->ring->srv->audit;
-    bool record = audit && audit->wanted && audit_enabled(log) && c->ring->journal;
-    if (!record && !c->nheld)
-        return false;
-    struct held *h = calloc(1, sizeof *h);
-    if (!h) {
-        explicit_bzero(msg, len);
-        free(msg);
-        log_error("connection dropped: out of memory", "conn=%u", c->id);
-        conn_close_now(c); /* no answer without its record */
-        return true;
-    }
-    if (record && audit_submit(log, c->ring->journal, audit) != 0) {
-        explicit_bzero(msg, len); /* its leaf could not even be queued: never sent */
-        free(msg);
-        msg = NULL, len = 0;
-        record = false;
-        h->rc = ST_NOMEM;
-    }
-    if (h->rc != ST_OK && !c->nheld) { /* its turn is now */
-        free(h);
-        if (!c->held_failed)
-            send_withheld(c);
-        conn_finish(c, true);
-        return true;
-    }
-    h->conn = c;
-    h->msg = msg;
-    h->len = len;
-    h->durable = !record;
-    if (c->held_tail)
-        c->held_tail->next = h;
-    else
-        c->held_head = h;
-    c->held_tail = h;
-    c->nheld++;
-    if (record) {
-        struct ring *r = c->ring;
-        h->since_ms = r->now_ms;
-        if (r->journal_tail)
-            r->journal_tail->journal_next = h;
-        else
-            r->journal_head = h;
-        r->journal_tail = h;
-    }
-    return true;
 }
 
 /* The bytes were not an acceptable request: answer with close. */
@@ -778,72 +491,12 @@ static void conn_refuse(struct conn *c)
     }
     if (status == 400)
         metrics_event(c->ring->srv->metrics, MET_HTTP_MALFORMED);
-    log_info("request refused", "conn=%u agency=%s status=%d code=%s", c->id, agency_name(c),
+    log_info("request refused", "conn=%u agency=%s status=%d code=%s", c->id, conn_agency_name(c),
              status, code);
     struct http_response resp = {.status = status, .close = true};
     resp.body = error_json(code, message);
     resp.body_len = resp.body ? strlen(resp.body) : 0;
     conn_respond(c, &resp, "other", NULL);
-}
-
-/* How long ring r's oldest held answer has waited for its leaf; 0: none waits. */
-static uint64_t journal_wait_ms(const struct ring *r, uint64_t now_ms)
-{
-    uint64_t since = atomic_load_explicit(&r->journal_waiting_since_ms, memory_order_relaxed);
-    return since && now_ms > since ? now_ms - since : 0;
-}
-
-/* Whether every ring can still record accesses.  A journal whose last write
- * failed, or an answer that has waited longer than JOURNAL_STALL_MS for its
- * leaf (a disk that no longer completes writes, or a journal with no room),
- * means that no answer which needs the log can leave: `why` says which. */
-static bool journals_healthy(const struct server *s, uint64_t now_ms, char *why, size_t whylen)
-{
-    for (unsigned i = 0; i < s->nrings; i++) {
-        struct ring *r = s->rings[i];
-        if (atomic_load_explicit(&r->journal_failed, memory_order_relaxed)) {
-            snprintf(why, whylen,
-                     "the audit journal's last write failed (ring %u): accesses cannot be "
-                     "recorded, so they are not answered",
-                     i);
-            return false;
-        }
-        uint64_t waited = journal_wait_ms(r, now_ms);
-        if (waited > JOURNAL_STALL_MS) {
-            snprintf(why, whylen,
-                     "an answer has waited %llu ms for its audit leaf (ring %u): the audit "
-                     "journal's disk is not completing writes",
-                     (unsigned long long)waited, i);
-            return false;
-        }
-    }
-    return true;
-}
-
-/* The /metrics text: the server's counters, then the audit log's. */
-static char *metrics_text(const struct server *s, uint64_t now_ms)
-{
-    struct metrics_journal *j = calloc(s->nrings ? s->nrings : 1, sizeof *j);
-    if (!j)
-        return NULL;
-    for (unsigned i = 0; i < s->nrings; i++) {
-        struct ring *r = s->rings[i];
-        j[i] = (struct metrics_journal){
-            .failed = atomic_load_explicit(&r->journal_failed, memory_order_relaxed),
-            .oldest_wait_ms = journal_wait_ms(r, now_ms),
-            .writes = atomic_load_explicit(&r->journal_writes, memory_order_relaxed),
-            .write_failures =
-                atomic_load_explicit(&r->journal_write_failures, memory_order_relaxed),
-            .leaves_durable =
-                atomic_load_explicit(&r->journal_leaves_durable, memory_order_relaxed),
-            .leaves_failed = atomic_load_explicit(&r->journal_leaves_failed, memory_order_relaxed),
-        };
-    }
-    char *audit = metrics_audit_text(s->audit, j, s->nrings);
-    free(j);
-    char *text = audit ? metrics_render(s->metrics, reg_numbers_issued(s->reg), audit) : NULL;
-    free(audit);
-    return text;
 }
 
 /* /healthz and /metrics: answered by the server itself, behind the same mTLS. */
@@ -856,7 +509,7 @@ static void conn_serve_own(struct conn *c, const struct http_request *req, const
         http_response_json(&resp, 405,
                            error_json("method_not_allowed", "this route answers GET and HEAD"));
     } else if (strcmp(route, "/healthz") == 0) {
-        if (journals_healthy(s, c->ring->now_ms, why, sizeof why))
+        if (conn_journals_healthy(s, c->ring->now_ms, why, sizeof why))
             http_response_json(&resp, 200, strdup("{\"status\":\"ok\"}"));
         else
             http_response_json(&resp, 503, error_json("audit_unavailable", why));
@@ -865,7 +518,7 @@ static void conn_serve_own(struct conn *c, const struct http_request *req, const
     } else {
         resp.status = 200;
         resp.content_type = "text/plain; version=0.0.4; charset=utf-8";
-        resp.body = metrics_text(s, c->ring->now_ms);
+        resp.body = conn_metrics_text(s, c->ring->now_ms);
         resp.body_len = resp.body ? strlen(resp.body) : 0;
         if (!resp.body)
             resp.status = 503;
@@ -886,7 +539,7 @@ static bool agency_still_valid(struct conn *c)
         return true;
     }
     log_info("agency refused: certificate revoked while connected", "conn=%u agency=%s serial=%s",
-             c->id, agency_name(c), c->serial);
+             c->id, conn_agency_name(c), c->serial);
     metrics_event(c->ring->srv->metrics, MET_HANDSHAKE_REFUSED);
     return false;
 }
@@ -995,7 +648,7 @@ static bool conn_handshake(struct conn *c)
     metrics_event(s->metrics, MET_HANDSHAKE_OK);
     c->state = CONN_OPEN;
     c->idle_since_ms = c->agency_checked_ms = c->ring->now_ms;
-    log_debug("agency connected", "conn=%u agency=%s", c->id, agency_name(c));
+    log_debug("agency connected", "conn=%u agency=%s", c->id, conn_agency_name(c));
     return true;
 }
 
@@ -1023,7 +676,7 @@ static bool conn_read_plain(struct conn *c)
     return false;
 }
 
-static void conn_advance(struct conn *c)
+void conn_advance(struct conn *c)
 {
     if (c->state == CONN_HANDSHAKE && !conn_handshake(c)) {
         conn_flush(c);
@@ -1109,7 +762,7 @@ void conn_on_recv(struct conn *c, int res, unsigned flags)
     size_t backlog_max = (size_t)cfg->max_header_bytes + cfg->max_body_bytes + OUTPUT_HIGH_WATER;
     if (BIO_ctrl_pending(c->rbio) > backlog_max) {
         log_info("connection closed: too much unread input", "conn=%u agency=%s", c->id,
-                 agency_name(c));
+                 conn_agency_name(c));
         conn_close_now(c);
         return;
     }
@@ -1121,7 +774,8 @@ void conn_on_recv(struct conn *c, int res, unsigned flags)
 static void conn_timeout(struct conn *c, const char *phase)
 {
     metrics_event(c->ring->srv->metrics, MET_CONN_TIMEOUT);
-    log_info("connection timed out", "conn=%u agency=%s phase=%s", c->id, agency_name(c), phase);
+    log_info("connection timed out", "conn=%u agency=%s phase=%s", c->id, conn_agency_name(c),
+             phase);
     if (strcmp(phase, "idle") == 0)
         conn_finish(c, true);
     else

@@ -41,7 +41,7 @@ void metrics_ratelimit(struct metrics *m, struct rl *rl);
 /* Its part of the exposition text (appliance/metrics_ratelimit.c, malloc'd). */
 char *metrics_ratelimit_text(struct rl *rl);
 
-/* One ring's audit journal as /metrics shows it (conn.c reads it off the ring). */
+/* One ring's audit journal as /metrics shows it (conn_journal.c reads it off the ring). */
 struct metrics_journal {
     bool failed;             /* its last write failed */
     uint64_t oldest_wait_ms; /* how long its oldest held answer has waited; 0: none */

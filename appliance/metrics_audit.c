@@ -17,7 +17,7 @@
  *
  * Everything is read as it is at the scrape: the log's head and the fold's
  * counters under their own locks, the rings' journal counters from the
- * atomics each ring alone writes (conn.c fills struct metrics_journal).
+ * atomics each ring alone writes (conn_journal.c fills struct metrics_journal).
  */
 #include "metrics.h"
 

@@ -14,7 +14,7 @@
  * a synced commit): a mutex-and-condition queue of jobs; each finished job
  * goes back to its ring through ring_job_done().  Answers waiting for their
  * audit leaf never leave their ring: its own journal write releases them
- * (conn.c); the audit fold wakes the rings after it syncs, in case one waited
+ * (conn_journal.c); the audit fold wakes the rings after it syncs, in case one waited
  * for room in its journal (server_audit_synced).
  */
 #include "server.h"

@@ -1,7 +1,8 @@
 /*
  * appliance/server.h - private to hudumad's network front end: the server
- * (server.c), its io_uring event loops (ring.c), their connections (conn.c)
- * and the HTTP/1.1 parser glue (httpconn.c).
+ * (server.c), its io_uring event loops (ring.c), their connections (conn.c,
+ * and conn_journal.c for the answers held for their audit leaves) and the
+ * HTTP/1.1 parser glue (httpconn.c).
  *
  * Shape: one ring per thread, each with its own SO_REUSEPORT listener and
  * multishot accept, its own registered (fixed) file table for the
@@ -167,7 +168,7 @@ struct ring {
     pthread_mutex_t done_lock; /* worker -> ring: finished jobs */
     struct job *done_head, *done_tail;
 
-    /* the audit journal (NULL: no audit log) and the answers waiting for it (conn.c) */
+    /* the audit journal (NULL: no audit log) and the answers waiting for it (conn_journal.c) */
     struct audit_journal *journal;
     struct held *journal_head, *journal_tail; /* in the order their leaves were queued */
     /* What /healthz, answered on any ring, reads of this ring's journal: when
@@ -202,7 +203,7 @@ char *ring_buffer(struct ring *r, unsigned id);
 void ring_buffer_recycle(struct ring *r, unsigned id);
 void ring_close_slot(struct ring *r, unsigned slot);
 
-/* ---- one connection (conn.c) --------------------------------------------------- */
+/* ---- one connection (conn.c, conn_journal.c) ------------------------------------ */
 
 struct conn;
 
