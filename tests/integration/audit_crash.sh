@@ -30,13 +30,7 @@ LIB_NAME=audit-crash
 lib_init
 audit_tools
 
-huduma_init
-add_agency kra verifier
-add_agency aud auditor
-enrol_person KIT0093-000001 Kamau Wanjiru 1979-12-02 13572468
-printf '{"huduma_number":"%s","claims":{"surname":"Kamau"}}' "$HN" >"$WORK/verify.json"
-audit_key "$WORK/key.pem"
-STATE=$WORK/auditor.state
+audit_register KIT0093-000001 Kamau Wanjiru 1979-12-02 13572468
 loads=
 on_cleanup() {
     : >"$WORK/stop"

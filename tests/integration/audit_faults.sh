@@ -56,14 +56,7 @@ need_tools mkfs.ext4 mount umount losetup fsfreeze
 SHUTDOWN=$SAN/../tools/fs_shutdown
 [ -x "$SHUTDOWN" ] || fatal "no executable $SHUTDOWN"
 
-huduma_init
-add_agency kra verifier
-add_agency aud auditor
-add_agency ops operator
-enrol_person KIT0094-000001 Chebet Jepkoech 1991-03-09 30456781
-printf '{"huduma_number":"%s","claims":{"surname":"Chebet"}}' "$HN" >"$WORK/verify.json"
-audit_key "$WORK/key.pem"
-STATE=$WORK/auditor.state
+audit_register KIT0094-000001 Chebet Jepkoech 1991-03-09 30456781 ops:operator
 
 JOURNALS=$HUDUMA_DIR/audit/journal
 IMAGE=$WORK/journal.img

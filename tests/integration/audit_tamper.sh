@@ -38,14 +38,8 @@ LIB_NAME=audit-tamper
 lib_init
 audit_tools
 
-huduma_init
-add_agency kra verifier
-add_agency aud auditor
-add_agency kit registration
-enrol_person KIT0091-000001 Otieno Achieng 1988-07-21 24681357
+audit_register KIT0091-000001 Otieno Achieng 1988-07-21 24681357 kit:registration
 printf '{"huduma_number":"%s","claims":{"surname":"Otieno","date_of_birth":"1988-07-21"}}' "$HN" >"$WORK/verify.json"
-audit_key "$WORK/key.pem"
-STATE=$WORK/auditor.state
 
 start_daemon kra
 load_verifications kra 300 "$WORK/verify.json"

@@ -29,14 +29,7 @@ LIB_NAME=audit-tpm-outage
 lib_init
 audit_tools
 
-huduma_init
-add_agency kra verifier
-add_agency aud auditor
-add_agency ops operator
-enrol_person KIT0094-000002 Wanjiru Akinyi 1988-11-23 28817364
-printf '{"huduma_number":"%s","claims":{"surname":"Wanjiru"}}' "$HN" >"$WORK/verify.json"
-audit_key "$WORK/key.pem"
-STATE=$WORK/auditor.state
+audit_register KIT0094-000002 Wanjiru Akinyi 1988-11-23 28817364 ops:operator
 
 signing_failures() { msum '^hudumad_audit_checkpoint_failures_total '; }
 # all_signed: true when the latest checkpoint covers the whole tree (waits at most 15 s)

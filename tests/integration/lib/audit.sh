@@ -27,6 +27,13 @@
 #                                      line) is a leaf of DIR (fetch_log's), and
 #                                      the full audit of DIR passes, consistent
 #                                      with $STATE and $WORK/key.pem
+#   audit_register ID SURNAME FIRST DOB NATIONAL_ID [AGENCY:ROLE...]
+#                                      a new register with agencies kra
+#                                      (verifier), aud (auditor) and the ones
+#                                      named, one person enrolled
+#                                      (enrol_person), $WORK/verify.json
+#                                      claiming their surname, the log's key in
+#                                      $WORK/key.pem, STATE the auditor's state
 #   verify N OUT                       N verifications one at a time, as kra,
 #                                      of $WORK/verify.json: each status,
 #                                      transaction id and error code ("-" for
@@ -154,6 +161,21 @@ load_verifications() { # AGENCY N FILE
         --requests "$2" --duration 120 --warmup 0 >"$WORK/load.out" 2>&1 ||
         fatal "huduma-load: $(tail -n 3 "$WORK/load.out")"
     grep -q ' non2xx=0 ' "$WORK/load.out" || fatal "huduma-load got errors: $(grep RESULT "$WORK/load.out")"
+}
+
+audit_register() { # ENROLMENT_ID SURNAME FIRST_NAME DATE_OF_BIRTH NATIONAL_ID [AGENCY:ROLE...]
+    huduma_init
+    add_agency kra verifier
+    add_agency aud auditor
+    person="$1 $2 $3 $4 $5"
+    shift 5
+    for a in "$@"; do add_agency "${a%%:*}" "${a#*:}"; done
+    # shellcheck disable=SC2086 # the person's five words
+    enrol_person $person
+    printf '{"huduma_number":"%s","claims":{"surname":"%s"}}' "$HN" "$(echo "$person" | cut -d ' ' -f 2)" \
+        >"$WORK/verify.json"
+    audit_key "$WORK/key.pem"
+    STATE=$WORK/auditor.state
 }
 
 verify() { # N OUT
