@@ -55,10 +55,10 @@ struct conn {
 /* conn.c: the connection's life, for the held answers' release */
 const char *conn_agency_name(const struct conn *c);
 void conn_write(struct conn *c, const void *data, size_t len); /* into TLS, not yet sent */
-void conn_advance(struct conn *c);    /* read, answer and send what can be */
+void conn_advance(struct conn *c);             /* read, answer and send what can be */
 void conn_finish(struct conn *c, bool notify); /* orderly close, after the held answers */
-void conn_close_now(struct conn *c);  /* abrupt close: cancel what is in flight */
-void conn_release(struct conn *c);    /* frees a dead connection once nothing refers to it */
+void conn_close_now(struct conn *c);           /* abrupt close: cancel what is in flight */
+void conn_release(struct conn *c); /* frees a dead connection once nothing refers to it */
 
 /* conn_journal.c */
 /* Holds an answer (taking msg) when its leaf must be written first, or when

@@ -304,6 +304,8 @@ static void set_options(struct audit_log *log, bool create, bool sync)
     rocksdb_options_set_create_missing_column_families(log->opts, 1);
     rocksdb_options_set_paranoid_checks(log->opts, 1);
     rocksdb_options_set_keep_log_file_num(log->opts, KEEP_INFO_LOGS); /* one a session */
+    rocksdb_options_set_max_open_files(log->opts,
+                                       store_open_files_budget(OPEN_FILES_AUDIT_PERCENT));
     rocksdb_options_set_max_background_jobs(log->opts, 1);
     /* one writer; and the vector memtable of "subjects" takes no concurrent writes */
     rocksdb_options_set_allow_concurrent_memtable_write(log->opts, 0);

@@ -17,10 +17,12 @@
 #include "storage/store_internal.h"
 
 #include <rocksdb/c.h>
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #define SCHEMA_KEY        "schema"
 #define SCHEMA_VERSION    "1"
@@ -83,6 +85,28 @@ static int rocks_fail(char *rerr, const char *what, struct st_err *err)
     return rc;
 }
 
+/* RocksDB keeps every table file of a database open unless told otherwise
+ * (max_open_files -1).  The register grows with the population and the audit
+ * log with every access, for as long as the appliance runs: in time their
+ * files would pass the process's descriptor limit, and every flush,
+ * compaction and table read after that would fail with EMFILE.  So each gets
+ * a share of the limit as it stands when it opens (hudumad raises its soft
+ * limit to the hard one first); past its share, RocksDB's table cache closes
+ * the files least recently read. */
+int store_open_files_budget(unsigned percent)
+{
+    struct rlimit lim;
+    if (getrlimit(RLIMIT_NOFILE, &lim) != 0)
+        return OPEN_FILES_MIN;
+    unsigned long long have = lim.rlim_cur == RLIM_INFINITY ? (unsigned long long)INT_MAX
+                                                            : (unsigned long long)lim.rlim_cur;
+    unsigned long long budget =
+        have > OPEN_FILES_RESERVE ? (have - OPEN_FILES_RESERVE) * percent / 100 : 0;
+    if (budget < OPEN_FILES_MIN)
+        return OPEN_FILES_MIN;
+    return budget > INT_MAX ? INT_MAX : (int)budget;
+}
+
 static void set_table_options(struct store *st, size_t cache_mb)
 {
     st->table = rocksdb_block_based_options_create();
@@ -104,6 +128,8 @@ static void set_db_options(struct store *st, const struct store_options *o)
     rocksdb_options_set_max_background_jobs(st->opts, 2);
     rocksdb_options_set_paranoid_checks(st->opts, 1);
     rocksdb_options_set_keep_log_file_num(st->opts, KEEP_INFO_LOGS); /* one a session */
+    rocksdb_options_set_max_open_files(st->opts,
+                                       store_open_files_budget(OPEN_FILES_REGISTER_PERCENT));
     rocksdb_options_set_compression(st->opts, rocksdb_lz4_compression);
     set_table_options(st, o->cache_mb);
 

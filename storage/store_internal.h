@@ -21,6 +21,16 @@
  * new one at each open and would keep a thousand. */
 #define KEEP_INFO_LOGS 10
 
+/* How many table files a database may keep open: `percent` of the process's
+ * open files limit as it is at the call, less OPEN_FILES_RESERVE for
+ * everything else, and never under OPEN_FILES_MIN (RocksDB's
+ * max_open_files; see db.c). */
+#define OPEN_FILES_RESERVE          256
+#define OPEN_FILES_MIN              64
+#define OPEN_FILES_REGISTER_PERCENT 60
+#define OPEN_FILES_AUDIT_PERCENT    30
+int store_open_files_budget(unsigned percent);
+
 rocksdb_transactiondb_t *store_rocks(struct store *st);
 rocksdb_column_family_handle_t *store_cf_handle(struct store *st, enum store_cf cf);
 rocksdb_readoptions_t *store_read_options(struct store *st);

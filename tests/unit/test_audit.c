@@ -33,6 +33,7 @@
 
 #include "storage/audit_internal.h"
 #include "storage/storage.h"
+#include "tests/unit/rocks_options.h"
 #include "tests/unit/scratch_dir.h"
 #include "keys/keys.h"
 
@@ -559,6 +560,20 @@ static void test_tiles(void **state)
     assert_int_equal(audit_log_tile(f->log, 0, UINT64_MAX / 256, 1, tile, &err), ST_NOT_FOUND);
 }
 
+/* The log grows with every access for as long as the appliance runs: it
+ * keeps a share of the open files limit open, not every file it ever made. */
+static void test_open_files_bounded(void **state)
+{
+    struct fx *f = *state;
+    struct rlimit old;
+    close_log(f);
+    assert_int_equal(rocks_lower_open_files(1024, &old), 0);
+    open_log(f);
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+    assert_int_equal(rocks_option(f->dir, "max_open_files"),
+                     (1024 - OPEN_FILES_RESERVE) * OPEN_FILES_AUDIT_PERCENT / 100);
+}
+
 static void test_reopen(void **state)
 {
     struct fx *f = *state;
@@ -886,6 +901,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_proofs_refuse_changes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tiles, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_open_files_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_subjects_and_scan, setup, teardown),
         cmocka_unit_test_setup_teardown(test_meta, setup, teardown),
         cmocka_unit_test_setup_teardown(test_old_layout_moved, setup, teardown),

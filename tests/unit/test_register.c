@@ -52,7 +52,9 @@
 #include "appliance/register.h"
 #include "appliance/register_impl.h"
 #include "keys/keys.h"
+#include "storage/store_internal.h"
 #include "tests/unit/register_fixture.h"
+#include "tests/unit/rocks_options.h"
 
 #define NOW_2026_06_01 1780304400 /* 2026-06-01T09:00:00Z (12:00 in Nairobi) */
 #define NOW_2026_08_01 1785574800 /* 2026-08-01T09:00:00Z */
@@ -486,6 +488,27 @@ static void test_few_write_ahead_logs(void **state)
     struct person p;
     get(f->r, hn, &p); /* and nothing was lost on the way */
     assert_string_equal(p.surname, "Mwangi");
+}
+
+/* The register grows with the population: it keeps a share of the open
+ * files limit open (never under OPEN_FILES_MIN), not every file it has. */
+static void test_open_files_bounded(void **state)
+{
+    struct fx *f = *state;
+    char db[160];
+    snprintf(db, sizeof db, "%s/db", f->dir);
+    struct rlimit old;
+    const rlim_t limits[] = {1024, 300};
+    const long want[] = {(1024 - OPEN_FILES_RESERVE) * OPEN_FILES_REGISTER_PERCENT / 100,
+                         OPEN_FILES_MIN};
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(rocks_lower_open_files(limits[i], &old), 0);
+        fx_reopen(f, NOW_2026_06_01);
+        assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+        assert_int_equal(rocks_option(db, "max_open_files"), want[i]);
+    }
+    fx_reopen(f, NOW_2026_06_01);
+    assert_true(rocks_option(db, "max_open_files") > want[0]); /* the limit as it is at open */
 }
 
 /* ---- enrolment -------------------------------------------------------------------------- */
@@ -1887,6 +1910,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_capture_at_six, setup, teardown),
         cmocka_unit_test_setup_teardown(test_encryption_at_rest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_few_write_ahead_logs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_open_files_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrency, setup, teardown),
         cmocka_unit_test_setup_teardown(test_busy_change_is_retried, setup, teardown),
     };
