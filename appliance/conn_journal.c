@@ -42,6 +42,8 @@
 static struct log_limit withheld_log = LOG_LIMIT(1000);
 static struct log_limit journal_failed_log = LOG_LIMIT(1000);
 
+/* ---- answers held for their audit leaves ------------------------------------------- */
+
 struct held {
     struct held *next;         /* the connection's held answers, in order */
     struct held *journal_next; /* the ring's answers waiting for its journal */
@@ -272,6 +274,8 @@ bool conn_hold(struct conn *c, char *msg, size_t len, const struct audit_request
     }
     return true;
 }
+
+/* ---- what /healthz and /metrics say of the journals -------------------------------- */
 
 /* How long ring r's oldest held answer has waited for its leaf; 0: none waits. */
 static uint64_t journal_wait_ms(const struct ring *r, uint64_t now_ms)

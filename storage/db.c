@@ -16,8 +16,8 @@
 #include "storage/storage.h"
 #include "storage/store_internal.h"
 
-#include <rocksdb/c.h>
 #include <limits.h>
+#include <rocksdb/c.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
