@@ -5,11 +5,13 @@
  * Each subcommand is one function: parse its arguments, open the register,
  * make one call into appliance/register.h, print the answer as JSON on
  * stdout, or the refusal on stderr with an exit code that says its kind.
- * JSON memory is wiped when freed, since records pass through it.
+ * JSON memory is wiped when freed, since records pass through it, and the
+ * process leaves no core file (appliance/process.h).
  */
 #include "agency.h"
 #include "audit.h"
 #include "cli.h"
+#include "process.h"
 #include "synth.h"
 
 #include "keys/keys.h"
@@ -673,6 +675,13 @@ static int run(const struct command *c, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    /* records and keys pass through this process: no core file of it */
+    if (process_no_core_dumps() != 0) {
+        perror("huduma: cannot turn core dumps off");
+        return EXIT_STORAGE;
+    }
+    if (process_raise_open_files() != 0)
+        perror("huduma: cannot raise the open files limit; going on");
     json_set_alloc_funcs(malloc, wiping_free);
     /* leading --dir, --tcti, --pin-file, --insecure-software-key apply to every command */
     const char *dir = NULL, *tcti = getenv("HUDUMA_TCTI"), *pin = getenv("HUDUMA_PIN_FILE");

@@ -33,16 +33,16 @@
 #include "keyctl.h"
 #include "log.h"
 #include "metrics.h"
+#include "process.h"
 #include "register.h"
 #include "server.h"
 #include "tls.h"
 
+#include <errno.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 
 static const char usage[] =
@@ -64,24 +64,6 @@ static const char usage[] =
     "                       `huduma --insecure-software-key init` on a machine without\n"
     "                       any TPM; never on the appliance (docs/keys.md)\n"
     "  --help               this text\n";
-
-static void no_core_dumps(void)
-{
-    struct rlimit none = {0, 0};
-    prctl(PR_SET_DUMPABLE, 0);
-    setrlimit(RLIMIT_CORE, &none);
-}
-
-/* Each connection takes a slot of a ring's fixed file table, which counts
- * against the open files limit: raise the soft limit to the hard one. */
-static void raise_open_files(void)
-{
-    struct rlimit lim;
-    if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
-        lim.rlim_cur = lim.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &lim);
-    }
-}
 
 /* A TLS key wrapped by the master key is checked by unsealing it here. */
 static struct keyholder *check_holder(const struct config *cfg, bool insecure)
@@ -288,7 +270,10 @@ out:
 
 int main(int argc, char **argv)
 {
-    no_core_dumps();
+    if (process_no_core_dumps() != 0) {
+        perror("hudumad: cannot turn core dumps off");
+        return EXIT_FAILURE;
+    }
     if (server_block_signals() != 0) {
         fprintf(stderr, "hudumad: cannot block signals\n");
         return EXIT_FAILURE;
@@ -319,7 +304,8 @@ int main(int argc, char **argv)
     if (load_config(config_path, &cfg) != 0)
         return EXIT_FAILURE;
     log_set_level(cfg.log_level);
-    raise_open_files();
+    if (process_raise_open_files() != 0)
+        log_warn("cannot raise the open files limit", "error=\"%s\"", strerror(errno));
     char config_sha[65];
     config_digest(config_path, config_sha);
     struct daemon_keys dk;

@@ -19,7 +19,12 @@
 #     scalars of the agency CA key and the TLS server key; each as raw bytes,
 #     hex in either case, and base64 or base64url at any alignment;
 #   - the search can fail: the same scanner finds a DEK planted in hex, and
-#     one planted in base64 in the middle of other base64, in a scratch file.
+#     one planted in base64 in the middle of other base64, in a scratch file;
+#   - no core file can hold them either: `huduma` (waiting on its input with
+#     the register open) and hudumad, each started with core files unlimited
+#     and a soft open files limit of 512, run with a core limit of 0, hard as
+#     well as soft (AddressSanitizer lowers only the soft one), and with the
+#     soft open files limit raised to the hard one (/proc/PID/limits).
 #
 # How: lib/daemon.sh with its swtpm; tests/tools/keys_reveal (built beside the
 # binaries: $HUDUMA_SAN_BIN/../tools) unseals the master key like `huduma`
@@ -38,9 +43,39 @@ SECRETS_DIR=$(mktemp -d "${TMPDIR:-/tmp}/huduma-secrets.XXXXXX")
 on_cleanup() { rm -rf "$SECRETS_DIR"; }
 CONFIG_LOG_LEVEL=debug
 
+# "core SOFT HARD nofile SOFT HARD" of a process, from /proc/PID/limits.
+limits_of() {
+    awk '/^Max core file size/ { c = $5 " " $6 } /^Max open files/ { n = $4 " " $5 }
+         END { print "core " c " nofile " n }' "/proc/$1/limits" 2>/dev/null || :
+}
+# PID NAME: waits (at most 10 s) for PID's limits to be as process.h sets them.
+check_limits() {
+    hard=$(ulimit -H -n)
+    want="core 0 0 nofile $hard $hard"
+    i=0
+    while [ "$(limits_of "$1")" != "$want" ] && [ $i -lt 100 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    seen=$(limits_of "$1")
+    if [ "$seen" = "$want" ]; then
+        ok "$2 runs with no core file and its open files limit raised ($seen)"
+    else
+        not_ok "$2 runs with \"$seen\", not \"$want\""
+    fi
+}
+LAUNCH="prlimit --core=unlimited --nofile=512:"
+
 # ---- a register's life -------------------------------------------------------------------------
 
 timeout "$T" "$HUDUMA" init >"$WORK/out.init" 2>&1 || fatal "huduma init: $(cat "$WORK/out.init")"
+mkfifo "$WORK/stdin"
+$LAUNCH "$HUDUMA" import - <"$WORK/stdin" >"$WORK/out.empty" 2>&1 & # prlimit execs huduma: one pid
+hpid=$!
+exec 3>"$WORK/stdin" # huduma opens the register, then waits to read
+check_limits "$hpid" "huduma import"
+exec 3>&-
+wait "$hpid" || not_ok "huduma import of nothing exited $?"
 add_agency kit registration
 add_agency registrar registrar
 timeout "$T" "$HUDUMA" synth --seed 7 --count 60 >"$WORK/people.jsonl"
@@ -50,7 +85,10 @@ timeout "$T" "$HUDUMA" import "$WORK/people.jsonl" --acks >"$WORK/out.import" 2>
 HN=$(awk -F '\t' '$3 == "assigned" { print $4; exit }' "$WORK/out.import")
 timeout "$T" "$HUDUMA" show "$HN" >"$WORK/out.show" 2>&1
 
+DAEMON_PREFIX=$LAUNCH
 start_daemon registrar
+DAEMON_PREFIX=
+check_limits "$dpid" hudumad
 for i in 1 2 3; do
     api registrar GET "/v1/persons/$HN"
     [ "$code" = 200 ] || not_ok "read $i: $code"
