@@ -159,11 +159,11 @@ api kra GET /healthz
 
 # ---- the disk hangs ----------------------------------------------------------------------
 # Frozen, the journals' file system holds every write until it is thawed.
-hung_verify() { # one verification on a connection of its own; status to hung.code
-    timeout "$T" curl -q -sS --noproxy '*' --max-time 30 --cacert "$CA" --cert "$CERTS/kra.crt" \
-        --key "$CERTS/kra.key" -H "X-Purpose: $PURPOSE" -H 'Content-Type: application/json' \
-        --data-binary @"$WORK/verify.json" -o "$WORK/hung.body" -w '%{http_code}' \
-        "https://127.0.0.1:$PORT/v1/verify" >"$WORK/hung.code" 2>"$WORK/hung.err" || :
+mkdir "$WORK/hung"
+hung_verify() { # one verification in the background: files in hung/, its status to hung.code at the end
+    API_OUT=$WORK/hung
+    api kra POST /v1/verify @"$WORK/verify.json"
+    echo "$code" >"$WORK/hung.code"
 }
 timeout "$T" fsfreeze --freeze "$JOURNALS" || fatal "fsfreeze --freeze $JOURNALS failed"
 frozen=1
@@ -190,11 +190,11 @@ timeout "$T" fsfreeze --unfreeze "$JOURNALS" || fatal "fsfreeze --unfreeze $JOUR
 frozen=
 wait "$hung_pid" || :
 api kra GET /healthz
-if [ "$(cat "$WORK/hung.code")" = 200 ] && grep -q '"transaction_id":"[0-9a-f]*"' "$WORK/hung.body" &&
+if [ "$(cat "$WORK/hung.code")" = 200 ] && grep -q '"transaction_id":"[0-9a-f]*"' "$WORK/hung/body" &&
     [ "$code" = 200 ]; then
     ok "thawed, the verification that waited is answered 200 and /healthz answers 200"
 else
-    not_ok "after the thaw: the verification got '$(cat "$WORK/hung.code")' $(cat "$WORK/hung.body" "$WORK/hung.err"), /healthz $code"
+    not_ok "after the thaw: the verification got '$(cat "$WORK/hung.code")' $(cat "$WORK/hung/body" "$WORK/hung/curl.err"), /healthz $code"
 fi
 stop_daemon
 no_sanitizer_report
