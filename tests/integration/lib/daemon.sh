@@ -132,21 +132,21 @@ add_agency() { # NAME ROLES [ATTRIBUTES]: certificate and key in $CERTS/NAME.{cr
 # status.  API_OUT names another directory for the three files, for a request
 # run in the background beside others.
 api() { # AGENCY METHOD PATH [BODY]
-    out=${API_OUT:-$WORK}
+    api_out=${API_OUT:-$WORK}
     set -- "$1" "$2" "$3" "${4:-}" -q -sS --noproxy '*' --path-as-is --max-time 30 --cacert "$CA" \
-        -o "$out/body" -D "$out/headers" -w '%{http_code}' -X "$2"
+        -o "$api_out/body" -D "$api_out/headers" -w '%{http_code}' -X "$2"
     ag=$1 path=$3 data=$4
     shift 4
     if [ "$ag" != - ]; then set -- "$@" --cert "$CERTS/$ag.crt" --key "$CERTS/$ag.key"; fi
     if [ -n "$PURPOSE" ]; then set -- "$@" -H "X-Purpose: $PURPOSE"; fi
     if [ -n "$data" ]; then set -- "$@" -H 'Content-Type: application/json' --data-binary "$data"; fi
     if [ -n "$API_VIA" ]; then set -- "$@" --connect-to "127.0.0.1:$PORT:$API_VIA:$PORT"; fi
-    rm -f "$out/body" "$out/headers"
+    rm -f "$api_out/body" "$api_out/headers"
     crc=0
     # shellcheck disable=SC2086 # API_PREFIX is words
-    code=$(timeout "$T" $API_PREFIX curl "$@" "https://127.0.0.1:$PORT$path" 2>"$out/curl.err") || crc=$?
-    [ -f "$out/body" ] || : >"$out/body"
-    [ -f "$out/headers" ] || : >"$out/headers"
+    code=$(timeout "$T" $API_PREFIX curl "$@" "https://127.0.0.1:$PORT$path" 2>"$api_out/curl.err") || crc=$?
+    [ -f "$api_out/body" ] || : >"$api_out/body"
+    [ -f "$api_out/headers" ] || : >"$api_out/headers"
 }
 
 port_taken() {
